@@ -1,0 +1,68 @@
+"""Every error spbe-kit raises on purpose, one class each.
+
+The CLI turns these into one readable block and an exit code; anything else that escapes
+is a bug. Third-party errors (ruamel, kubernetes, Pulumi) are mapped to these at the
+boundary where they happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SpbeError(Exception):
+    """Base class: a problem the user can act on, with a message meant for people."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong in a tenant request: where, what, and how to fix it."""
+
+    path: str
+    message: str
+    hint: str | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {"path": self.path, "line": self.line, "message": self.message, "hint": self.hint}
+
+
+class RequestInvalid(SpbeError):
+    """A tenant request failed validation; carries every problem found, not just the first."""
+
+    exit_code = 1
+
+    def __init__(self, source: str, problems: list[FieldProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s) in the tenant request")
+
+
+class CatalogError(SpbeError):
+    """The baseline catalog is missing, malformed, or does not have the requested version."""
+
+
+class RegionError(SpbeError):
+    """A region code is not in the official Kemendagri list."""
+
+    exit_code = 1
+
+
+class ToolBuildError(SpbeError):
+    """A Go-built tool (etcd, kube-apiserver, kwok, pulumi...) could not be built or found."""
+
+
+class ClusterError(SpbeError):
+    """The local cluster could not be started, stopped or reached."""
+
+
