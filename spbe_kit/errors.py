@@ -1,7 +1,7 @@
 """Every error spbe-kit raises on purpose, one class each.
 
 The CLI turns these into one readable block and an exit code; anything else that escapes
-is a bug. Third-party errors (ruamel, kubernetes, Pulumi) are mapped to these at the
+is a bug. Third-party errors (PyYAML, kubernetes, Pulumi) are mapped to these at the
 boundary where they happen.
 """
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
+import yaml
 
 from spbe_kit.catalog.model import Catalog
 from spbe_kit.catalog.quantity import parse_quantity
@@ -43,7 +43,7 @@ def _load(version: str) -> Catalog:
             "available: " + ", ".join(available_versions()),
         )
     text = resources.files("spbe_kit.catalog").joinpath("versions", f"{version}.yaml").read_text("utf-8")
-    data = YAML(typ="safe", pure=True).load(text)
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ alert rules and dashboards inside the running components.
 
 from __future__ import annotations
 
-import yaml
+from spbe_kit import yaml_emit
 
 from spbe_kit.catalog.quantity import parse_quantity
 from spbe_kit.desired import workload as w
@@ -32,7 +32,7 @@ def retention_size(volume: str) -> str:
 
 
 def _dump(data: object) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return yaml_emit.dump(data)
 
 
 def prometheus_config(ctx: TenantContext) -> str:

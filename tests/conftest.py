@@ -1,0 +1,30 @@
+"""Shared fixtures: the example requests, the catalog, and their desired states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spbe_kit.catalog import load_catalog
+from spbe_kit.desired import desired_state
+from spbe_kit.request import load_request
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="session", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def example_state(request, catalog):
+    """The desired state of each example tenant."""
+    return desired_state(load_request(request.param), catalog)
+
+
+@pytest.fixture(scope="session")
+def banyuwangi(catalog):
+    return desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), catalog)
