@@ -1,0 +1,82 @@
+"""`spbe cluster ...`: the embedded local Kubernetes cluster (thin layer over spbe_kit.cluster)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from spbe_kit.cluster import binaries, control_plane
+
+_OUTPUT = click.option(
+    "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="Output format.",
+)
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f}Mi" if n else "-"
+
+
+@click.group()
+def cluster() -> None:
+    """Local Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)."""
+
+
+@cluster.command()
+@click.option("--force", is_flag=True, help="Rebuild every binary, even those already built.")
+@_OUTPUT
+def build(force: bool, output: str) -> None:
+    """Build the missing cluster binaries from Go modules (progress on stderr)."""
+    report = binaries.build_missing(_progress, force=force)
+    if output == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for name, tool in binaries.TOOLS.items():
+        click.echo(f"{name:<24} {tool.version:<9} {binaries.find(name)}")
+
+
+@cluster.command()
+@click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
+@_OUTPUT
+def up(no_build: bool, output: str) -> None:
+    """Start the local cluster (idempotent); build missing binaries first."""
+    info = control_plane.up(progress=_progress, build=not no_build)
+    if output == "json":
+        click.echo(json.dumps(info.to_dict(), indent=2))
+    else:
+        click.echo(f"server:     {info.server}")
+        click.echo(f"kubeconfig: {info.kubeconfig}")
+        click.echo(f"version:    {info.version}")
+
+
+@cluster.command()
+@click.option("--keep-data", is_flag=True, help="Keep etcd data, PKI and volumes so the next `up` resumes.")
+def down(keep_data: bool) -> None:
+    """Stop every process of the local cluster (wipes its data unless --keep-data; logs are kept)."""
+    stopped = control_plane.down(wipe=not keep_data, progress=_progress)
+    click.echo(f"stopped {len(stopped)} process(es)" + (f": {', '.join(stopped)}" if stopped else ""))
+
+
+@cluster.command()
+@_OUTPUT
+@click.pass_context
+def status(ctx: click.Context, output: str) -> None:
+    """Health of each cluster process and of /readyz. Exit 0 when healthy, 1 otherwise."""
+    st = control_plane.status()
+    if output == "json":
+        click.echo(json.dumps(st.to_dict(), indent=2))
+    else:
+        click.echo(f"cluster: {st.state}   server: {st.server}   readyz: {st.readyz}")
+        click.echo(f"{'COMPONENT':<24} {'PID':>7}  {'HEALTH':<8} {'RSS':>7}  DETAIL")
+        for c in st.components:
+            health = "ok" if c.healthy else ("down" if not c.running else "failing")
+            click.echo(f"{c.name:<24} {c.pid or '-':>7}  {health:<8} {_mib(c.rss_bytes):>7}  {c.detail}")
+        if st.nodes:
+            ready = sum(st.nodes.values())
+            click.echo(f"nodes: {ready}/{len(st.nodes)} Ready   total RSS: {_mib(st.rss_bytes)}")
+    ctx.exit(0 if st.healthy else 1)

@@ -1,0 +1,59 @@
+"""Output formats and exit codes shared by every command (data to stdout, diagnostics to stderr)."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+import click
+
+EXIT_SUCCESS = 0
+EXIT_FAIL = 1  # drift or invalid input found
+EXIT_ERROR = 2  # usage or runtime error
+
+
+class OutputFormat(str, enum.Enum):
+    """How a command reports."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+def output_option(*choices: enum.Enum):
+    """A `--output/-O` option over the given formats (default: table)."""
+    values = [c.value for c in choices] if choices else [f.value for f in OutputFormat]
+    return click.option(
+        "--output", "-O", "output", type=click.Choice(values), default="table", show_default=True,
+        help="Report format.",
+    )
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output on stdout."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    """A plain aligned text table."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def problem_lines(problems: list[dict[str, Any]]) -> list[str]:
+    """Request problems as indented lines: `- path (line N): message` and its hint."""
+    lines = []
+    for p in problems:
+        where = f" (line {p['line']})" if p["line"] else ""
+        lines.append(f"  - {p['path']}{where}: {p['message']}")
+        if p["hint"]:
+            lines.append(f"      hint: {p['hint']}")
+    return lines
+
+
+def warn(message: str) -> None:
+    """A diagnostic on stderr."""
+    click.echo(message, err=True)

@@ -1,0 +1,103 @@
+"""The `spbe` CLI: exit codes, output formats, errors as one readable block."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from spbe_kit.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "kab-banyuwangi.yaml"
+
+
+def invoke_assert_code(code: int, args: list[str], stdout_contains: str = "", stderr_contains: str = ""):
+    """Run `spbe ARGS`, check the exit code and what it printed; return the result."""
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == code, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    assert stdout_contains in result.stdout
+    assert stderr_contains in result.stderr
+    assert "Traceback" not in result.output
+    return result
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in sorted(group.commands.items()):
+        yield prefix + (name,)
+        if isinstance(command, click.Group):
+            yield from _commands(command, prefix + (name,))
+
+
+@pytest.mark.parametrize("path", list(_commands(cli)), ids=" ".join)
+def test_every_command_has_help(path):
+    result = invoke_assert_code(0, [*path, "--help"])
+    assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 3
+
+
+def test_validate_valid_files_exits_0():
+    invoke_assert_code(0, ["request", "validate", *sorted((ROOT / "examples").glob("*.yaml"))], stdout_contains="3 valid, 0 invalid")
+
+
+def test_validate_reports_every_problem_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("banyuwangikab.go.id", "bwi.com").replace("retentionDays: 30", "retentionDays: 2"))
+    result = invoke_assert_code(1, ["request", "validate", EXAMPLE, bad], stdout_contains="1 valid, 1 invalid")
+    assert "spec.domain (line 11)" in result.stdout and "spec.backup.retentionDays (line 25)" in result.stdout
+    assert "hint: set retentionDays to 7 or more" in result.stdout
+    bad.write_text(EXAMPLE.read_text().replace('"35.10"', "35.10"))
+    result = invoke_assert_code(1, ["request", "validate", bad])
+    assert 'hint: put it in quotes: regionCode: "35.10"' in result.stdout
+
+
+def test_validate_json_is_machine_readable(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("")
+    data = json.loads(invoke_assert_code(1, ["request", "validate", "--output", "json", bad]).stdout)
+    assert data["valid"] is False
+    assert data["files"][0]["problems"][0]["path"] == "(file)"
+
+
+def test_validate_usage_errors_exit_2():
+    invoke_assert_code(2, ["request", "validate"], stderr_contains="Missing argument")
+    invoke_assert_code(2, ["request", "validate", "--output", "xml", EXAMPLE])
+
+
+def test_new_writes_a_request_that_validates(tmp_path):
+    out = tmp_path / "kab-banyuwangi.yaml"
+    invoke_assert_code(0, ["request", "new", "--region", "35.10", "--out", out])
+    assert "domain: banyuwangikab.go.id" in out.read_text()
+    invoke_assert_code(0, ["request", "validate", out])
+    invoke_assert_code(2, ["request", "new", "--region", "35.10", "--out", out], stderr_contains="--force")
+
+
+def test_new_for_an_unknown_or_administrative_region_exits_1():
+    invoke_assert_code(1, ["request", "new", "--region", "35.99"], stderr_contains="not in the official list")
+    invoke_assert_code(1, ["request", "new", "--region", "31.71"], stderr_contains="hint: request the provincial tenant")
+
+
+def test_catalog_show_and_images():
+    data = json.loads(invoke_assert_code(0, ["catalog", "show", "--output", "json"]).stdout)
+    assert data["version"] == "2026.11" and set(data["tiers"]) == {"small", "medium", "large"}
+    refs = invoke_assert_code(0, ["catalog", "images", "--registry", "mirror.local"]).stdout.split()
+    assert refs and all(r.startswith("mirror.local/") and "@sha256:" in r for r in refs)
+
+
+def test_tenant_render_writes_yaml_and_reports_json(tmp_path):
+    data = json.loads(invoke_assert_code(0, ["tenant", "render", EXAMPLE, "-o", tmp_path, "--output", "json"]).stdout)
+    assert data["tenant"] == "kab-banyuwangi" and len(data["objects"]) == len(list(tmp_path.iterdir()))
+
+
+def test_tenant_render_of_an_invalid_request_exits_1_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("tier: medium", "tier: giant"))
+    invoke_assert_code(1, ["tenant", "render", bad, "-o", tmp_path / "out"], stderr_contains="spec.tier")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_catalog_version_is_an_error_with_a_hint(tmp_path):
+    invoke_assert_code(2, ["tenant", "render", EXAMPLE, "-o", tmp_path, "--catalog-version", "1999.01"],
+                       stderr_contains="hint: available: 2026.11")
