@@ -60,6 +60,15 @@ class DesiredState:
         """The manifests of one kind, in order."""
         return [m for m in self.manifests if m.kind == kind]
 
+    def endpoints(self) -> dict[str, str]:
+        """Public web endpoints: https URL -> the Service behind it (from the Ingress rules)."""
+        out = {}
+        for ingress in self.of_kind("Ingress"):
+            for rule in ingress.body["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    out[f"https://{rule['host']}{path['path'].rstrip('/')}"] = path["backend"]["service"]["name"]
+        return dict(sorted(out.items()))
+
     def get(self, kind: str, name: str) -> Manifest:
         """The manifest of this kind and name; KeyError if the baseline has none."""
         for manifest in self.manifests:
