@@ -1,0 +1,65 @@
+"""The baseline catalog: pinned images, mirror override, tiers that can hold their baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from spbe_kit.catalog import available_versions, load_catalog
+from spbe_kit.catalog.load import check_catalog
+from spbe_kit.catalog.quantity import parse_quantity
+from spbe_kit.errors import CatalogError
+from spbe_kit.request import Tier
+
+
+def test_versions_are_listed_and_the_newest_is_the_default():
+    assert "2026.11" in available_versions()
+    assert load_catalog().version == available_versions()[-1]
+
+
+def test_an_unknown_version_is_a_catalog_error():
+    with pytest.raises(CatalogError, match="not shipped") as info:
+        load_catalog("1999.01")
+    assert "2026.11" in info.value.hint
+
+
+def test_every_image_is_pinned_by_digest(catalog):
+    for name in catalog.images:
+        ref = catalog.image(name)
+        assert "@sha256:" in ref and len(ref.split("@sha256:")[1]) == 64, name
+
+
+def test_a_mirror_replaces_every_registry():
+    mirrored = load_catalog(registry="mirror.pdn.go.id")
+    for name, image in mirrored.images.items():
+        assert mirrored.image(name).startswith(f"mirror.pdn.go.id/{image.repository}:"), name
+        assert mirrored.image(name).endswith(image.digest)
+    assert load_catalog().image("postgres").startswith("docker.io/")  # the cached default is untouched
+
+
+def test_mirror_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SPBE_REGISTRY", "registry.local:5000")
+    assert load_catalog().image("keycloak").startswith("registry.local:5000/keycloak/keycloak:")
+
+
+def test_tiers_grow_monotonically(catalog):
+    for key in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "requests.storage"):
+        sizes = [parse_quantity(catalog.tiers[t].quota[key]) for t in (Tier.SMALL, Tier.MEDIUM, Tier.LARGE)]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1], key
+
+
+def test_a_quota_too_small_for_the_baseline_is_refused(catalog):
+    small = catalog.tiers[Tier.SMALL]
+    shrunk = small.model_copy(update={"quota": {**small.quota, "requests.memory": "1Gi"}})
+    broken = catalog.model_copy(update={"tiers": {**catalog.tiers, Tier.SMALL: shrunk}})
+    with pytest.raises(CatalogError, match="requests.memory"):
+        check_catalog(broken)
+
+
+@pytest.mark.parametrize("text, value", [("250m", 0.25), ("1.5", 1.5), ("768Mi", 768 * 2**20), ("2Gi", 2 * 2**30), ("1k", 1000)])
+def test_quantities(text, value):
+    assert float(parse_quantity(text)) == value
+
+
+def test_bad_quantities_are_refused():
+    with pytest.raises(ValueError):
+        parse_quantity("1.5 GB")

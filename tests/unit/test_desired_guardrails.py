@@ -1,0 +1,207 @@
+"""The desired state holds the baseline's guardrails for every example tenant, by construction."""
+
+from __future__ import annotations
+
+import builtins
+import socket
+import subprocess
+
+import pytest
+
+from spbe_kit.desired import desired_state
+from spbe_kit.desired.context import LABEL_CATALOG, LABEL_COMPONENT, LABEL_REGION, LABEL_TENANT
+from spbe_kit.request import Component, Tier, parse_request
+
+POD_KINDS = ("Deployment", "StatefulSet", "CronJob")
+
+
+def pod_specs(state):
+    """(manifest, pod spec) for every workload."""
+    for m in state.manifests:
+        if m.kind == "CronJob":
+            yield m, m.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        elif m.kind in POD_KINDS:
+            yield m, m.body["spec"]["template"]["spec"]
+
+
+def test_every_object_is_labelled_with_tenant_component_and_catalog(example_state):
+    for m in example_state.manifests:
+        labels = m.body["metadata"]["labels"]
+        assert labels[LABEL_TENANT] == example_state.tenant_id, m.key
+        assert labels[LABEL_COMPONENT] == m.component, m.key
+        assert labels[LABEL_CATALOG] == example_state.catalog_version, m.key
+        assert m.namespace in (None, example_state.tenant_id), m.key
+
+
+def test_namespace_enforces_pod_security_restricted_and_names_the_region(example_state):
+    ns = example_state.get("Namespace", example_state.tenant_id).body["metadata"]["labels"]
+    assert ns["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert ns[LABEL_REGION]
+
+
+def test_every_container_is_hardened_and_sized(example_state):
+    for m, pod in pod_specs(example_state):
+        assert pod["automountServiceAccountToken"] is False, m.key
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False, m.key
+            assert sc["capabilities"] == {"drop": ["ALL"]} and sc["seccompProfile"]["type"] == "RuntimeDefault"
+            assert set(c["resources"]) == {"requests", "limits"}
+            assert "@sha256:" in c["image"]
+            if m.kind != "CronJob":  # a job's container runs to completion; probes are for servers
+                assert "livenessProbe" in c and "readinessProbe" in c, m.key
+
+
+def test_each_workload_runs_as_its_own_service_account_without_token(example_state):
+    accounts = {m.name: m.body for m in example_state.of_kind("ServiceAccount")}
+    used = [pod["serviceAccountName"] for _, pod in pod_specs(example_state)]
+    assert len(used) == len(set(used)), "no two workloads share an account"
+    for name in used:
+        assert accounts[name]["automountServiceAccountToken"] is False
+
+
+def test_every_referenced_secret_configmap_and_claim_is_in_the_state(example_state):
+    names = {(m.kind, m.name) for m in example_state.manifests}
+    for m, pod in pod_specs(example_state):
+        for vol in pod.get("volumes", []):
+            if "secret" in vol:
+                assert ("Secret", vol["secret"]["secretName"]) in names, m.key
+            if "configMap" in vol:
+                assert ("ConfigMap", vol["configMap"]["name"]) in names, m.key
+            if "persistentVolumeClaim" in vol:
+                assert ("PersistentVolumeClaim", vol["persistentVolumeClaim"]["claimName"]) in names, m.key
+        for c in pod["containers"]:
+            for env in c.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    secret = example_state.get("Secret", ref["name"])
+                    assert ref["key"] in secret.generated_keys
+
+
+def test_secrets_carry_no_values_only_the_keys_to_generate(example_state):
+    for m in example_state.of_kind("Secret"):
+        assert "data" not in m.body and "stringData" not in m.body
+        assert m.generated_keys
+
+
+def test_network_is_default_deny_and_every_policy_targets_a_real_workload(example_state):
+    policies = {m.name: m.body["spec"] for m in example_state.of_kind("NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    selectors = [pod_labels for _, pod_labels in _pod_labels(example_state)]
+    for name, spec in policies.items():
+        if name in ("default-deny", "allow-dns"):
+            continue
+        target = spec["podSelector"]["matchLabels"]
+        assert any(target.items() <= labels.items() for labels in selectors), name
+        for rule in spec.get("ingress", []) + spec.get("egress", []):
+            for peer in rule.get("from", []) + rule.get("to", []):
+                if "podSelector" in peer:
+                    assert any(peer["podSelector"]["matchLabels"].items() <= lab.items() for lab in selectors), name
+
+
+def _pod_labels(state):
+    for m in state.manifests:
+        if m.kind == "CronJob":
+            yield m, m.body["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        elif m.kind in POD_KINDS:
+            yield m, m.body["spec"]["template"]["metadata"]["labels"]
+
+
+def test_left_out_components_leave_no_objects_and_no_paths(catalog):
+    from pathlib import Path
+
+    spec = parse_request((Path(__file__).resolve().parents[2] / "examples" / "kota-bandung.yaml").read_text())
+    state = desired_state(spec, catalog)
+    assert Component.MAIL not in spec.components
+    assert not [m for m in state.manifests if m.component == "mail"]
+    text = repr([m.body for m in state.of_kind("NetworkPolicy")])
+    assert "'mail'" not in text
+    egress = state.get("NetworkPolicy", "allow-eoffice").body["spec"]["egress"]
+    assert {"protocol": "TCP", "port": 587} in [p for rule in egress for p in rule["ports"]]
+
+
+def test_rbac_admins_manage_their_apps_but_not_the_fence_and_auditors_never_read_secrets(example_state):
+    admin = example_state.get("Role", "spbe-tenant-admin").body["rules"]
+    auditor = example_state.get("Role", "spbe-auditor").body["rules"]
+    for rules in (admin, auditor):
+        for rule in rules:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+    writes = {"create", "update", "patch", "delete"}
+    admin_writes = {r for rule in admin if writes & set(rule["verbs"]) for r in rule["resources"]}
+    assert {"deployments", "secrets", "pods"} <= admin_writes
+    assert not admin_writes & {"resourcequotas", "limitranges", "networkpolicies", "roles", "rolebindings"}
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in auditor)
+    assert "secrets" not in {r for rule in auditor for r in rule["resources"]}
+    subjects = example_state.get("RoleBinding", "spbe-tenant-admin").body["subjects"]
+    assert subjects[0]["name"] == f"spbe:{example_state.tenant_id}:admins"
+
+
+def test_stateful_parts_have_disruption_budgets(example_state):
+    budgets = {m.name for m in example_state.of_kind("PodDisruptionBudget")}
+    assert {m.name for m in example_state.of_kind("StatefulSet")} <= budgets
+
+
+def test_backups_are_always_there_with_the_requested_schedule(example_state, catalog):
+    backup = example_state.get("CronJob", "database-backup").body["spec"]
+    check = example_state.get("CronJob", "database-restore-check").body["spec"]
+    assert backup["schedule"] and backup["concurrencyPolicy"] == "Forbid"
+    assert check["schedule"] == catalog.backup.restore_check_schedule
+    example_state.get("PersistentVolumeClaim", "database-backups")
+
+
+def test_request_backup_settings_reach_the_job(banyuwangi):
+    spec = banyuwangi.get("CronJob", "database-backup").body["spec"]
+    assert spec["schedule"] == "0 1 * * *"
+    script = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "-mtime +30" in script
+
+
+def test_quota_and_limits_come_from_the_tier(example_state, catalog):
+    tier = example_state.get("Namespace", example_state.tenant_id).body["metadata"]["annotations"]["spbe.go.id/tier"]
+    quota = example_state.get("ResourceQuota", "spbe-quota").body["spec"]["hard"]
+    assert quota == catalog.tiers[Tier(tier)].quota
+
+
+def test_changing_the_tier_changes_only_sizes(catalog):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text()
+    medium = desired_state(parse_request(text), catalog)
+    small = desired_state(parse_request(text.replace("tier: medium", "tier: small")), catalog)
+    assert [m.key for m in medium.manifests] == [m.key for m in small.manifests]
+    changed = {m.kind for m, n in zip(medium.manifests, small.manifests) if m.body != n.body}
+    assert changed == {"Namespace", "ResourceQuota", "LimitRange", "PersistentVolumeClaim", "StatefulSet",
+                       "Deployment", "CronJob"}
+
+
+def test_desired_state_is_pure_and_deterministic(monkeypatch, catalog):
+    from pathlib import Path
+
+    spec = parse_request((Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text())
+    first = desired_state(spec, catalog)
+
+    def no_io(*args, **kwargs):
+        raise AssertionError("the desired state must not do I/O")
+
+    monkeypatch.setattr(builtins, "open", no_io)
+    monkeypatch.setattr(socket, "socket", no_io)
+    monkeypatch.setattr(subprocess, "run", no_io)
+    second = desired_state(spec, catalog)
+    monkeypatch.undo()
+    assert first == second
+
+
+def test_registry_override_reaches_every_container(catalog):
+    from pathlib import Path
+
+    spec = parse_request((Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text())
+    state = desired_state(spec, catalog.with_registry("mirror.pdn.go.id"))
+    images = [c["image"] for _, pod in pod_specs(state) for c in pod["containers"]]
+    assert images and all(i.startswith("mirror.pdn.go.id/") for i in images)
+
+
+@pytest.mark.parametrize("kind", ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "RoleBinding",
+                                  "ServiceAccount", "PodDisruptionBudget", "CronJob", "Ingress"])
+def test_every_guardrail_kind_is_present(example_state, kind):
+    assert example_state.of_kind(kind)
