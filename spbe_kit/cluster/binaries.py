@@ -1,0 +1,318 @@
+"""The local cluster's binaries: pinned versions, where to find them, how to build them.
+
+Nothing here is committed or downloaded as a release archive: every binary is built from
+Go modules (the Go module proxy) into ``cache_dir()/bin/<tool>-<version>/<tool>``, or taken
+from ``$KUBEBUILDER_ASSETS`` (the envtest convention: one directory holding ``etcd``,
+``kube-apiserver``, ...) when that is set and holds the binary.
+
+Kubernetes' own module (``k8s.io/kubernetes``) cannot be required as-is: its go.mod
+replaces the ``k8s.io/*`` staging modules with ``./staging/...`` paths. We generate a
+small wrapper module under ``cache_dir()/src/`` that requires ``k8s.io/kubernetes`` and
+pins every staging module to the matching published ``v0.X.Y`` tag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spbe_kit.errors import ToolBuildError
+from spbe_kit.paths import cache_dir
+
+KUBERNETES_VERSION = "v1.34.4"
+ETCD_VERSION = "v3.6.4"  # the etcd release Kubernetes 1.34 is qualified with (its go.mod pins it)
+KWOK_VERSION = "v0.7.0"
+
+#: Fixed so that builds are reproducible (the value ends up in /version's buildDate).
+_BUILD_DATE = "2026-01-01T00:00:00Z"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One binary: which Go package builds it, at which pinned version, from which wrapper module."""
+
+    name: str
+    version: str
+    package: str
+    module: str  # the Go module the wrapper requires
+    wrapper: str  # name of the generated wrapper module (tools sharing one share a build cache)
+    ldflags: tuple[str, ...] = ()
+    extra_requires: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+def _kube_ldflags(version: str) -> tuple[str, ...]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags: list[str] = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.buildDate={_BUILD_DATE}",
+        ]
+    return tuple(flags)
+
+
+def _kube(name: str) -> Tool:
+    return Tool(
+        name=name,
+        version=KUBERNETES_VERSION,
+        package=f"k8s.io/kubernetes/cmd/{name}",
+        module="k8s.io/kubernetes",
+        wrapper="kubernetes",
+        ldflags=_kube_ldflags(KUBERNETES_VERSION),
+    )
+
+
+TOOLS: dict[str, Tool] = {
+    "etcd": Tool(
+        name="etcd",
+        version=ETCD_VERSION,
+        package="go.etcd.io/etcd/server/v3",
+        module="go.etcd.io/etcd/server/v3",
+        wrapper="etcd",
+        ldflags=(f"-X go.etcd.io/etcd/api/v3/version.GitSHA={ETCD_VERSION}",),
+        # etcd's server go.mod replaces its sibling modules with ../ paths; pin them instead.
+        extra_requires=(
+            "go.etcd.io/etcd/api/v3",
+            "go.etcd.io/etcd/client/pkg/v3",
+            "go.etcd.io/etcd/client/v3",
+            "go.etcd.io/etcd/pkg/v3",
+        ),
+    ),
+    "kube-apiserver": _kube("kube-apiserver"),
+    "kube-controller-manager": _kube("kube-controller-manager"),
+    "kube-scheduler": _kube("kube-scheduler"),
+    "kwok": Tool(
+        name="kwok",
+        version=KWOK_VERSION,
+        package="sigs.k8s.io/kwok/cmd/kwok",
+        module="sigs.k8s.io/kwok",
+        wrapper="kwok",
+        ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION.lstrip('v')}",),
+    ),
+}
+
+
+def installed_path(tool: Tool) -> Path:
+    """Where the cached build of ``tool`` lives (whether or not it exists yet)."""
+    return cache_dir() / "bin" / tool.key / tool.name
+
+
+def find(name: str) -> Path | None:
+    """The binary to use for ``name``: $KUBEBUILDER_ASSETS first, then our cache; None if neither."""
+    tool = TOOLS[name]
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if assets:
+        candidate = Path(assets) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    cached = installed_path(tool)
+    if cached.is_file() and os.access(cached, os.X_OK):
+        return cached
+    return None
+
+
+def require(name: str) -> Path:
+    """Like :func:`find` but raises when the binary is missing."""
+    path = find(name)
+    if path is None:
+        raise ToolBuildError(
+            f"{name} {TOOLS[name].version} is not built yet",
+            hint="run `spbe cluster build` (or set KUBEBUILDER_ASSETS to a directory holding it)",
+        )
+    return path
+
+
+def missing() -> list[Tool]:
+    """Tools that are neither in $KUBEBUILDER_ASSETS nor in the cache."""
+    return [tool for name, tool in TOOLS.items() if find(name) is None]
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Built:
+    tool: Tool
+    path: Path
+    seconds: float
+
+
+@dataclass
+class BuildReport:
+    built: list[Built]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {
+            "built": [
+                {"tool": b.tool.name, "version": b.tool.version, "path": str(b.path), "seconds": round(b.seconds, 1)}
+                for b in self.built
+            ],
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["GOTOOLCHAIN"] = "local"  # never download another toolchain
+    env["CGO_ENABLED"] = "0"  # static binaries, no C compiler needed
+    env.setdefault("GOFLAGS", "")
+    return env
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise ToolBuildError(
+            "the Go toolchain (`go`) is not on PATH, so the cluster binaries cannot be built",
+            hint="install Go >= 1.24, or point KUBEBUILDER_ASSETS at prebuilt etcd/kube-apiserver/...",
+        )
+    return go
+
+
+def _run_go(args: list[str], cwd: Path, log: Path) -> str:
+    """Run one go command, appending its output to ``log``; return stdout."""
+    with log.open("a") as fh:
+        fh.write(f"\n$ go {' '.join(args)}   (in {cwd})\n")
+        fh.flush()
+        proc = subprocess.run(
+            [_go(), *args], cwd=cwd, env=_go_env(), stdout=subprocess.PIPE, stderr=fh, text=True
+        )
+    if proc.returncode != 0:
+        raise ToolBuildError(
+            f"`go {args[0]} ...` failed in {cwd} (exit {proc.returncode}): {_tail(log)}",
+            hint=f"full log: {log}",
+        )
+    return proc.stdout
+
+
+def _tail(log: Path, lines: int = 5) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _wrapper_dir(tool: Tool) -> Path:
+    return cache_dir() / "src" / f"{tool.wrapper}-{tool.version}"
+
+
+def _staging_replaces(tool: Tool, log: Path, workdir: Path) -> list[str]:
+    """For k8s.io/kubernetes: the staging modules its go.mod replaces with local paths."""
+    out = _run_go(["list", "-m", "-json", f"{tool.module}@{tool.version}"], workdir, log)
+    gomod = Path(json.loads(out)["GoMod"]).read_text()
+    staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", gomod, re.M)
+    if not staging:
+        raise ToolBuildError(f"could not find the staging modules in {tool.module}@{tool.version}'s go.mod")
+    minor_tag = "v0." + tool.version.lstrip("v").split(".", 1)[1]  # v1.34.4 -> v0.34.4
+    return [f"\t{mod} => {mod} {minor_tag}" for mod in staging]
+
+
+def ensure_wrapper_module(tool: Tool, log: Path) -> Path:
+    """Create (once) the wrapper module that builds ``tool``; return its directory."""
+    wdir = _wrapper_dir(tool)
+    gomod = wdir / "go.mod"
+    if gomod.is_file():
+        return wdir
+    wdir.mkdir(parents=True, exist_ok=True)
+    requires = [f"\t{tool.module} {tool.version}"] + [f"\t{m} {tool.version}" for m in tool.extra_requires]
+    lines = [f"module spbe.local/build/{tool.wrapper}", "", "go 1.24.0", ""]
+    if tool.module == "k8s.io/kubernetes":
+        lines += ["godebug default=go1.24", ""]
+    lines += ["require (", *requires, ")", ""]
+    if tool.module == "k8s.io/kubernetes":
+        lines += ["replace (", *_staging_replaces(tool, log, wdir), ")", ""]
+    tmp = gomod.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(gomod)
+    return wdir
+
+
+def build(tool: Tool, progress: Progress = _quiet) -> Built:
+    """Build one tool into the cache (always builds; see :func:`build_missing`)."""
+    logs = cache_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"build-{tool.key}.log"
+    log.write_text(f"building {tool.name} {tool.version} from {tool.package}\n")
+    start = time.monotonic()
+    wdir = ensure_wrapper_module(tool, log)
+    target = installed_path(tool)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{tool.name}.partial")
+    ldflags = " ".join(("-s", "-w", *tool.ldflags))
+    args = ["build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), tool.package]
+    with log.open("a") as fh:
+        fh.write(f"\n$ go {' '.join(args)}   (in {wdir})\n")
+        fh.flush()
+        proc = subprocess.Popen([_go(), *args], cwd=wdir, env=_go_env(), stdout=fh, stderr=subprocess.STDOUT)
+        last = start
+        while proc.poll() is None:
+            time.sleep(1)
+            now = time.monotonic()
+            if now - last >= 30:
+                progress(f"  ... still building {tool.name} ({_fmt(now - start)} so far)")
+                last = now
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise ToolBuildError(
+            f"building {tool.name} {tool.version} failed (exit {proc.returncode}): {_tail(log)}",
+            hint=f"full log: {log}",
+        )
+    tmp.chmod(0o755)
+    tmp.replace(target)
+    return Built(tool, target, time.monotonic() - start)
+
+
+def build_missing(progress: Progress = _quiet, force: bool = False) -> BuildReport:
+    """Build every tool that is missing (or all of them with ``force``), reporting progress."""
+    start = time.monotonic()
+    todo = list(TOOLS.values()) if force else missing()
+    if not todo:
+        progress("all cluster binaries are present: " + ", ".join(f"{n} {t.version}" for n, t in TOOLS.items()))
+        return BuildReport([], 0.0)
+    progress(
+        f"building {len(todo)} binar{'y' if len(todo) == 1 else 'ies'} from Go modules "
+        f"({', '.join(t.name for t in todo)}); the first build of Kubernetes takes a while"
+    )
+    built: list[Built] = []
+    for i, tool in enumerate(todo, 1):
+        progress(f"[{i}/{len(todo)}] building {tool.name} {tool.version} ({tool.package}) ...")
+        result = build(tool, progress)
+        built.append(result)
+        progress(f"[{i}/{len(todo)}] built {tool.name} in {_fmt(result.seconds)} -> {result.path}")
+    total = time.monotonic() - start
+    progress(f"built {len(built)} binar{'y' if len(built) == 1 else 'ies'} in {_fmt(total)}")
+    return BuildReport(built, total)
+
+
+def resolve_all(progress: Progress = _quiet, build_if_missing: bool = True) -> dict[str, Path]:
+    """Paths of every binary, building the missing ones first when allowed."""
+    if build_if_missing and missing():
+        build_missing(progress)
+    return {name: require(name) for name in TOOLS}
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
