@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spbe_kit.cluster import binaries, certs, components, kubeconfig, nodes, processes, storage
+from spbe_kit.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, storage
 from spbe_kit.cluster.api import Api, ApiError, http_get, tls_context
 from spbe_kit.cluster.components import Component
 from spbe_kit.cluster.layout import HOST, Layout
@@ -206,6 +206,9 @@ def _wait(what: str, check: Callable[[], tuple[bool, str]], timeout: float,
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the servers themselves do: connections of a just-stopped cluster linger in
+        # TIME_WAIT and must not make the port look taken; a live listener still does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -325,6 +328,7 @@ def up(progress: Progress = _quiet, build: bool = True) -> ClusterInfo:
         for group in (("etcd",), ("kube-apiserver",), ("kube-controller-manager", "kube-scheduler")):
             _start_group(layout, group, bins, progress)
         storage.ensure_storage_class(api)
+        ingress.ensure_ingress_class(api)
         count = nodes.node_count()
         nodes.ensure_nodes(api, count)
         _start_group(layout, ("kwok",), bins, progress)

@@ -1,7 +1,9 @@
-"""The hostPath provisioner as a background process: ``python -m spbe_kit.cluster.provisioner``.
+"""The local cluster's platform loop as a background process: ``python -m spbe_kit.cluster.provisioner``.
 
-Started by `spbe cluster up`, stopped by `spbe cluster down` (pidfile like every other
-cluster process). Loops storage.reconcile() and touches a heartbeat file each pass so
+It stands in for what the data center's platform runs beside tenants: the storage
+provisioner (storage.reconcile) and the ingress controller's status publishing
+(ingress.reconcile). Started by `spbe cluster up`, stopped by `spbe cluster down` (pidfile
+like every other cluster process). Touches a heartbeat file each pass so
 `status` can tell a live loop from a stuck one. Logs to stdout (redirected to its log file).
 """
 
@@ -13,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from spbe_kit.cluster import storage
+from spbe_kit.cluster import ingress, storage
 from spbe_kit.cluster.api import Api, ApiError
 from spbe_kit.cluster.layout import Layout
 
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             created, deleted = storage.reconcile(api, layout.volumes)
             if created or deleted:
                 _log(f"created {created} volume(s), deleted {deleted} volume(s)")
+            published = ingress.reconcile(api)
+            if published:
+                _log(f"published the address of {published} ingress(es)")
             last_error = ""
             beat.touch()
         except ApiError as err:

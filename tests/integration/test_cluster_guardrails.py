@@ -158,3 +158,10 @@ def test_applied_tenant_becomes_ready_with_bound_volumes(dyn, api_client, tenant
     wait_for("workloads Ready", workloads_ready)
     pods = core.list_namespaced_pod(ns).items
     assert pods and all(p.spec.node_name for p in pods), "every pod was scheduled onto a node"
+
+    def ingress_published() -> tuple[bool, str]:
+        ing = client.NetworkingV1Api(api_client).read_namespaced_ingress("web", ns)
+        lb = ing.status.load_balancer.ingress or []
+        return [i.ip for i in lb] == ["127.0.0.1"], str(lb)
+
+    wait_for("the ingress address (local stand-in for the platform's ingress controller)", ingress_published, 30)
