@@ -66,3 +66,17 @@ class ClusterError(SpbeError):
     """The local cluster could not be started, stopped or reached."""
 
 
+
+
+class ProvisionError(SpbeError):
+    """A tenant stack could not be previewed, updated, destroyed or read."""
+
+
+class TenantBusy(ProvisionError):
+    """Another run is already updating this tenant."""
+
+
+class DestroyRefused(SpbeError):
+    """Destroying the tenant would lose data (no recent backup) and --force was not given."""
+
+    exit_code = 1

@@ -10,6 +10,7 @@ import click
 
 from spbe_kit import __version__
 from spbe_kit.cli.catalog import catalog
+from spbe_kit.cli.engine import engine
 from spbe_kit.cli.output import EXIT_ERROR, problem_lines
 from spbe_kit.cli.request import request
 from spbe_kit.cli.tenant import tenant
@@ -51,6 +52,7 @@ def cli() -> None:
 cli.add_command(request)
 cli.add_command(catalog)
 cli.add_command(tenant)
+cli.add_command(engine)
 
 
 def _add_optional_commands() -> None:

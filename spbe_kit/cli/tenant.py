@@ -1,4 +1,4 @@
-"""`spbe tenant ...`: render (and, with the Pulumi engine, provision) one tenant."""
+"""`spbe tenant ...`: render, preview, provision, inspect and destroy one tenant."""
 
 from __future__ import annotations
 
@@ -7,22 +7,50 @@ from pathlib import Path
 import click
 
 from spbe_kit.catalog import load_catalog
-from spbe_kit.cli.output import emit_json, output_option
+from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, emit_json, output_option, table, warn
 from spbe_kit.desired import desired_state
+from spbe_kit.errors import DestroyRefused, SpbeError
 from spbe_kit.render import write_manifests
 from spbe_kit.request import load_request
+
+_catalog_version = click.option("--catalog-version", "version", default=None, help="Catalog version (default: newest).")
+_registry = click.option("--registry", default=None, envvar="SPBE_REGISTRY", help="Pull every image from this mirror.")
+
+
+def _engine_options(func):
+    """Where the stack state lives, how secrets are encrypted, which cluster is targeted."""
+    for option in reversed([
+        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Target cluster (default: $SPBE_KUBECONFIG, else the local cluster). Never the ambient KUBECONFIG."),
+        click.option("--context", default=None, help="Context in the kubeconfig."),
+        click.option("--backend", default=None, help="Pulumi backend URL (default: $SPBE_PULUMI_BACKEND, else a local file backend)."),
+        click.option("--secrets-provider", default=None,
+                     help="Pulumi secrets provider (default: $SPBE_SECRETS_PROVIDER, else a generated local passphrase)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _settings(kubeconfig, context, backend, secrets_provider):
+    from spbe_kit.provision.settings import EngineSettings
+
+    return EngineSettings.resolve(kubeconfig, context, backend, secrets_provider)
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @click.group()
 def tenant() -> None:
-    """Render and manage tenants."""
+    """Render, preview, provision, inspect and destroy tenants."""
 
 
 @tenant.command("render")
 @click.argument("request_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the YAML files.")
-@click.option("--catalog-version", "version", default=None, help="Catalog version (default: newest).")
-@click.option("--registry", default=None, envvar="SPBE_REGISTRY", help="Pull every image from this mirror.")
+@_catalog_version
+@_registry
 @output_option()
 def render(request_file: Path, out: Path, version: str | None, registry: str | None, output: str) -> None:
     """Write every Kubernetes object of a tenant as YAML (same input, byte-identical output)."""
@@ -35,3 +63,114 @@ def render(request_file: Path, out: Path, version: str | None, registry: str | N
                                for m, f in zip(state.manifests, files)]})
         return
     click.echo(f"rendered {len(files)} objects of tenant {state.tenant_id} (catalog {state.catalog_version}) into {out}")
+
+
+@tenant.command("preview")
+@click.argument("request_file", type=click.Path(dir_okay=False, path_type=Path))
+@_catalog_version
+@_registry
+@_engine_options
+@output_option()
+def preview(request_file, version, registry, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """Show what `tenant up` would change. Exit 0 if nothing, 1 if changes are pending."""
+    from spbe_kit.provision import runner
+
+    spec = load_request(request_file)
+    result = runner.preview(spec, load_catalog(version, registry), _settings(kubeconfig, context, backend, secrets_provider), _progress)
+    if output == "json":
+        emit_json(result.to_dict())
+    else:
+        changes = ", ".join(f"{n} to {op}" for op, n in sorted(result.changes.items()) if op != "same" and n) or "no changes"
+        click.echo(f"tenant {spec.tenant_id}: {changes} ({result.changes.get('same', 0)} unchanged)")
+    raise SystemExit(EXIT_FAIL if result.changed else EXIT_SUCCESS)
+
+
+@tenant.command("up")
+@click.argument("request_file", type=click.Path(dir_okay=False, path_type=Path))
+@_catalog_version
+@_registry
+@_engine_options
+@output_option()
+def up(request_file, version, registry, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """Validate, then create or converge the tenant and wait until it is ready (progress on stderr)."""
+    from spbe_kit.provision import runner
+
+    spec = load_request(request_file)  # invalid: exit 1 before anything is touched
+    catalog = load_catalog(version, registry)
+    result = runner.up(spec, catalog, _settings(kubeconfig, context, backend, secrets_provider), _progress)
+    if output == "json":
+        emit_json(result.to_dict())
+        return
+    changes = ", ".join(f"{n} {op}d" if op != "same" else f"{n} unchanged" for op, n in sorted(result.changes.items()))
+    click.echo(f"tenant {spec.tenant_id} is up in {result.seconds:.1f}s ({changes or 'no changes'})")
+    click.echo(f"  namespace:        {result.outputs.get('namespace')}")
+    click.echo(f"  catalog version:  {result.outputs.get('catalogVersion')}")
+    for url, service in (result.outputs.get("endpoints") or {}).items():
+        click.echo(f"  endpoint:         {url}  ({service})")
+    admin = (result.outputs.get("credentials") or {})
+    for secret in ("identity-admin", "grafana-admin"):
+        if secret in admin:
+            click.echo(f"  admin credential: Secret {result.outputs.get('namespace')}/{secret}, key {', '.join(admin[secret])}"
+                       " (values are never printed; read them with cluster access)")
+
+
+@tenant.command("status")
+@click.argument("tenant_id")
+@_engine_options
+@output_option()
+def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """Catalog version, last update and health of each component. Exit 0 healthy, 1 not."""
+    from spbe_kit.provision import health, runner
+
+    settings = _settings(kubeconfig, context, backend, secrets_provider)
+    live = health.tenant_health(tenant_id, settings.kubeconfig, settings.context)
+    try:
+        record = runner.stack_record(tenant_id, settings)
+        outputs, last, stack_error = record.outputs, record.last_update or {}, None
+    except SpbeError as exc:  # the live health is still worth reporting
+        outputs, last, stack_error = {}, {}, exc.message
+        warn(f"warning: the stack record of {tenant_id} cannot be read: {exc.message}")
+    catalog_version = outputs.get("catalogVersion") or live.catalog_version
+    if output == "json":
+        emit_json({"tenant": tenant_id, "catalogVersion": catalog_version, "lastUpdate": last or None,
+                   "endpoints": outputs.get("endpoints"), "stackError": stack_error, **live.to_dict()})
+    else:
+        click.echo(f"tenant {tenant_id}: {'healthy' if live.healthy else 'NOT healthy'}   "
+                   f"catalog {catalog_version or '?'}   "
+                   f"last update {last.get('ended') or '-'} ({last.get('kind', '-')}: {last.get('result', '-')})")
+        rows = [[c, f"{w.kind}/{w.name}", f"{w.ready}/{w.desired}", "ok" if w.healthy else "not ready"]
+                for c, ws in live.components.items() for w in ws]
+        click.echo(table(rows, ["COMPONENT", "WORKLOAD", "READY", "HEALTH"]))
+        click.echo(f"last successful backup: {live.last_backup or 'none yet'}")
+    raise SystemExit(EXIT_SUCCESS if live.healthy else EXIT_FAIL)
+
+
+@tenant.command("destroy")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Destroy even without a backup younger than a day.")
+@_engine_options
+@output_option()
+def destroy(tenant_id, yes, force, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """Delete every object of a tenant (refused without a recent database backup unless --force)."""
+    from spbe_kit.provision import health, runner
+
+    settings = _settings(kubeconfig, context, backend, secrets_provider)
+    live = health.tenant_health(tenant_id, settings.kubeconfig, settings.context)
+    age = live.backup_age()
+    if live.namespace_exists and (age is None or age > health.BACKUP_MAX_AGE) and not force:
+        when = "it has never completed a backup" if age is None else f"its newest backup is {age.total_seconds() / 3600:.0f} hours old"
+        raise DestroyRefused(
+            f"refusing to destroy tenant {tenant_id}: {when}, and destroying deletes its database volumes",
+            hint=f"run a backup first (kubectl -n {tenant_id} create job --from=cronjob/database-backup backup-now) "
+                 "and keep it outside the tenant, or pass --force if the data may be lost",
+        )
+    if not yes:
+        click.confirm(f"Destroy tenant {tenant_id} and every object in namespace {tenant_id}?", abort=True, err=True)
+    if force and (age is None or age > health.BACKUP_MAX_AGE):
+        warn(f"warning: destroying {tenant_id} without a backup younger than a day (--force)")
+    result = runner.destroy(tenant_id, settings, _progress)
+    if output == "json":
+        emit_json(result.to_dict())
+    else:
+        click.echo(f"tenant {tenant_id} destroyed in {result.seconds:.1f}s ({result.changes.get('delete', 0)} objects deleted)")

@@ -1,0 +1,93 @@
+"""`spbe tenant status | destroy` against the real cluster: live health and the backup guard.
+
+These run before the Pulumi engine is involved (status reads the cluster directly; destroy
+refuses before touching the stack), so they hold whether or not the engine is available.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from kubernetes import client
+
+from spbe_kit.provision import health
+
+from .conftest import apply_state, tenant_state, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def spbe(cluster, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "SPBE_KUBECONFIG")}
+    return subprocess.run([sys.executable, "-m", "spbe_kit", *args, "--kubeconfig", str(cluster.kubeconfig)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def running_tenant(cluster, dyn, api_client):
+    from .conftest import delete_namespace
+
+    state = tenant_state("35.10", "cli-kab-banyuwangi", tier="small")
+    apply_state(dyn, state)
+    apps = client.AppsV1Api(api_client)
+
+    def ready():
+        d = [apps.read_namespaced_deployment(m.name, state.tenant_id) for m in state.of_kind("Deployment")]
+        s = [apps.read_namespaced_stateful_set(m.name, state.tenant_id) for m in state.of_kind("StatefulSet")]
+        pending = [x.metadata.name for x in d + s if (x.status.ready_replicas or 0) < x.spec.replicas]
+        return not pending, str(pending)
+
+    wait_for("tenant workloads Ready", ready)
+    yield state
+    delete_namespace(api_client, state.tenant_id)
+
+
+def test_status_reports_each_component_from_the_live_cluster(cluster, running_tenant):
+    result = spbe(cluster, "tenant", "status", running_tenant.tenant_id, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["healthy"] is True and report["namespaceCatalogVersion"] == running_tenant.catalog_version
+    workloads = {w["name"] for ws in report["components"].values() for w in ws}
+    assert workloads == {m.name for m in running_tenant.manifests if m.kind in ("Deployment", "StatefulSet")}
+    assert set(report["components"]) == {"identity", "database", "mail", "eoffice", "monitoring"}
+
+
+def test_status_of_a_scaled_down_workload_is_not_healthy(cluster, running_tenant, api_client):
+    apps = client.AppsV1Api(api_client)
+    ns = running_tenant.tenant_id
+    apps.patch_namespaced_deployment("grafana", ns, {"spec": {"template": {"spec": {"nodeSelector": {"nowhere": "x"}}}}})
+    try:
+        wait_for("grafana unready", lambda: (health.tenant_health(ns, cluster.kubeconfig).healthy is False, ""), 60)
+        result = spbe(cluster, "tenant", "status", ns)
+        assert result.returncode == 1 and "NOT healthy" in result.stdout and "not ready" in result.stdout
+    finally:
+        apps.patch_namespaced_deployment("grafana", ns, [{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
+
+
+def test_destroy_is_refused_without_a_recent_backup_and_touches_nothing(cluster, running_tenant, api_client):
+    ns = running_tenant.tenant_id
+    result = spbe(cluster, "tenant", "destroy", ns, "--yes")
+    assert result.returncode == 1
+    assert "refusing to destroy" in result.stderr and "never completed a backup" in result.stderr
+    assert "--force" in result.stderr
+    assert client.CoreV1Api(api_client).read_namespace(ns).status.phase == "Active"
+
+
+def test_a_backup_job_that_completes_satisfies_the_guard(cluster, running_tenant, api_client):
+    ns = running_tenant.tenant_id
+    batch = client.BatchV1Api(api_client)
+    cron = batch.read_namespaced_cron_job("database-backup", ns)
+    job = client.V1Job(
+        metadata=client.V1ObjectMeta(name="backup-now", owner_references=[client.V1OwnerReference(
+            api_version="batch/v1", kind="CronJob", name="database-backup", uid=cron.metadata.uid, controller=True)]),
+        spec=cron.spec.job_template.spec,
+    )
+    batch.create_namespaced_job(ns, job)
+    wait_for("the backup recorded", lambda: (health.tenant_health(ns, cluster.kubeconfig).last_backup is not None, ""), 90)
+    age = health.tenant_health(ns, cluster.kubeconfig).backup_age()
+    assert dt.timedelta(0) <= age < health.BACKUP_MAX_AGE
