@@ -40,7 +40,7 @@ from spbe_kit.scaffold import new_request
 def scaffold_all(catalog) -> dict[str, str]:
     """Request text per region; administrative regions get a hand-written request (new refuses them)."""
     texts = {}
-    for code, region in all_regions().items():
+    for code in all_regions():
         try:
             texts[code] = new_request(code, catalog)
         except RegionError:

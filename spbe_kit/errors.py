@@ -80,3 +80,7 @@ class DestroyRefused(SpbeError):
     """Destroying the tenant would lose data (no recent backup) and --force was not given."""
 
     exit_code = 1
+
+
+class DriftError(SpbeError):
+    """A drift check could not run (cluster unreachable, requests missing, bad options)."""

@@ -75,7 +75,7 @@ def check_catalog(catalog: Catalog) -> None:
 def _check_fits(spec) -> None:
     # A rolling update briefly runs one extra pod per Deployment; backup jobs run beside everything.
     totals = {"requests.cpu": 0, "requests.memory": 0, "limits.cpu": 0, "limits.memory": 0}
-    for name, size in spec.workloads.items():
+    for size in spec.workloads.values():
         pods = size.replicas + 1
         totals["requests.cpu"] += parse_quantity(size.request.cpu) * pods
         totals["requests.memory"] += parse_quantity(size.request.memory) * pods

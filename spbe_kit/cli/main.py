@@ -10,6 +10,7 @@ import click
 
 from spbe_kit import __version__
 from spbe_kit.cli.catalog import catalog
+from spbe_kit.cli.drift import drift
 from spbe_kit.cli.engine import engine
 from spbe_kit.cli.output import EXIT_ERROR, problem_lines
 from spbe_kit.cli.request import request
@@ -53,6 +54,7 @@ cli.add_command(request)
 cli.add_command(catalog)
 cli.add_command(tenant)
 cli.add_command(engine)
+cli.add_command(drift)
 
 
 def _add_optional_commands() -> None:

@@ -101,6 +101,8 @@ TOOLS: dict[str, Tool] = {
     "kube-apiserver": _kube("kube-apiserver"),
     "kube-controller-manager": _kube("kube-controller-manager"),
     "kube-scheduler": _kube("kube-scheduler"),
+    # not a cluster process: the reference client, for baselines (kubectl diff/apply) and users
+    "kubectl": _kube("kubectl"),
     "kwok": Tool(
         name="kwok",
         version=KWOK_VERSION,

@@ -17,7 +17,8 @@ from spbe_kit.cluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
 from spbe_kit.errors import ClusterError
 
 NODE_PREFIX = "spbe-local-node"
-CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "1000", "ephemeral-storage": "1Ti"}
+# fake nodes: room for the whole fleet of 552 medium tenants on three of them
+CAPACITY = {"cpu": "1000", "memory": "4Ti", "pods": "5000", "ephemeral-storage": "64Ti"}
 
 
 def node_count() -> int:

@@ -1,0 +1,1 @@
+"""Drift: does the live cluster still hold each tenant's desired state? Read-only, no Pulumi state."""

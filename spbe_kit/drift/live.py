@@ -1,0 +1,157 @@
+"""Read what the cluster holds for tenants: one paginated list per kind, counted, in parallel.
+
+For one tenant the lists are namespaced; for several (fleet mode) each kind is listed once
+across the cluster and split by namespace, so the number of API requests does not grow
+with the number of tenants. Lists are unfiltered by label on purpose: objects someone added
+to a tenant namespace carry no baseline labels, and finding them is the point.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from spbe_kit.errors import DriftError
+
+PAGE = 500
+WORKERS = 4
+
+#: kind -> (API path prefix, plural). Baseline kinds plus the controller-made ones (unowned = stray).
+KINDS: dict[str, tuple[str, str]] = {
+    "ResourceQuota": ("/api/v1", "resourcequotas"),
+    "LimitRange": ("/api/v1", "limitranges"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    "ServiceAccount": ("/api/v1", "serviceaccounts"),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+    "Secret": ("/api/v1", "secrets"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
+    "Service": ("/api/v1", "services"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "CronJob": ("/apis/batch/v1", "cronjobs"),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "Pod": ("/api/v1", "pods"),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
+    "Job": ("/apis/batch/v1", "jobs"),
+}
+
+
+@dataclass
+class Snapshot:
+    """Live objects by (kind, namespace, name), the tenant namespaces, and what could not be read."""
+
+    namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    forbidden: set[str] = field(default_factory=set)  # kinds the caller may not list
+    requests: int = 0
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if kind == "Namespace":
+            return self.namespaces.get(name)
+        return self.objects.get((kind, namespace, name))
+
+    def in_namespace(self, namespace: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(kind, obj) for (kind, ns, _), obj in self.objects.items() if ns == namespace]
+
+
+class Reader:
+    """GETs against the API server through the official client, counting every request."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def list(self, path: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            query: list[tuple[str, Any]] = [("limit", PAGE)]
+            if token:
+                query.append(("continue", token))
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            with self._lock:
+                self.requests += 1
+            method, url, headers, body, post = self.api.param_serialize(
+                "GET", path, query_params=query, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(method, url, headers, body, post)
+            response.read()
+            if not 200 <= response.status < 300:
+                raise ApiException(status=response.status, reason=response.reason)
+            page = json.loads(response.data)
+            # items of a List carry no apiVersion/kind of their own; the envelope says them
+            api_version, kind = page.get("apiVersion", ""), page.get("kind", "").removesuffix("List")
+            for item in page.get("items", []):
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return items
+
+
+def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable[[str], None] | None = None) -> Snapshot:
+    """Snapshot of the tenant namespaces (all labelled ones when `namespaces` is None)."""
+    reader = Reader(api)
+    snap = Snapshot()
+    try:
+        try:
+            for ns in reader.list("/api/v1/namespaces", label_selector="spbe.go.id/tenant"):
+                snap.namespaces[ns["metadata"]["name"]] = ns
+        except ApiException as exc:
+            if exc.status != 403 or namespaces is None:
+                raise  # fleet mode needs to see the tenant namespaces
+            snap.forbidden.add("Namespace")  # a namespaced-only auditor: check inside the namespaces
+        wanted = set(namespaces) if namespaces is not None else set(snap.namespaces)
+        if namespaces is not None and "Namespace" not in snap.forbidden:  # a tenant whose namespace lost its label
+            for name in sorted(set(namespaces) - set(snap.namespaces)):
+                reader.requests += 1
+                try:
+                    snap.namespaces[name] = api.sanitize_for_serialization(client.CoreV1Api(api).read_namespace(name))
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+        single = next(iter(wanted)) if len(wanted) == 1 else None
+
+        def fetch(kind: str) -> tuple[str, list[dict[str, Any]] | None]:
+            prefix, plural = KINDS[kind]
+            path = f"{prefix}/namespaces/{single}/{plural}" if single else f"{prefix}/{plural}"
+            try:
+                return kind, reader.list(path)
+            except ApiException as exc:
+                if exc.status == 403:
+                    return kind, None
+                raise
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for done, (kind, items) in enumerate(pool.map(fetch, KINDS), 1):
+                if progress:
+                    progress(f"read {kind} ({done}/{len(KINDS)})")
+                if items is None:
+                    snap.forbidden.add(kind)
+                    continue
+                for obj in items:
+                    meta = obj["metadata"]
+                    if meta.get("namespace") in wanted:
+                        snap.objects[(kind, meta["namespace"], meta["name"])] = obj
+    except ApiException as exc:
+        raise DriftError(f"the cluster refused a read: HTTP {exc.status} {exc.reason}",
+                         hint="the drift check needs read access (the spbe:auditors group) to tenant namespaces") from None
+    except HTTPError as exc:
+        raise DriftError(f"cannot reach the cluster: {exc}", hint="check --kubeconfig and `spbe cluster status`") from None
+    snap.requests = reader.requests
+    return snap

@@ -1,0 +1,76 @@
+"""What a drift check finds and reports: typed findings per tenant, and the report auditors file."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class FindingKind(str, enum.Enum):
+    """Kinds of drift, worst first."""
+
+    MISSING = "missing"  # an object of the baseline is not in the cluster
+    CHANGED = "changed"  # a field the baseline sets has another value
+    STRAY = "stray"  # an object in a tenant namespace that the baseline does not define
+    SECRET_CHANGED = "secret-changed"  # a credential's keyed hash differs from the previous report
+    UNVERIFIED = "unverified"  # could not be checked (e.g. no permission to read Secrets): never counted as clean
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Which object: apiVersion, kind, namespace, name."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}" if not self.namespace else f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One difference between the baseline and the live cluster."""
+
+    kind: FindingKind
+    object: ObjectRef
+    component: str
+    path: str = ""  # field path in the object, e.g. spec.template.spec.containers[name=keycloak].image
+    expected: Any = None
+    actual: Any = None
+    guardrail: bool = False  # a guardrail object (namespace, quota, limits, policies, RBAC)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["object"] = {"apiVersion": self.object.api_version, "kind": self.object.kind,
+                          "namespace": self.object.namespace, "name": self.object.name}
+        return data
+
+
+@dataclass
+class TenantResult:
+    """The check of one tenant."""
+
+    tenant: str
+    catalog_version: str | None
+    objects_checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None  # the tenant could not be checked at all
+    secret_hashes: dict[str, dict[str, str]] = field(default_factory=dict)  # secret -> key -> keyed hash
+
+    @property
+    def clean(self) -> bool:
+        return self.error is None and not self.findings
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        if any(f.kind is FindingKind.UNVERIFIED for f in self.findings) and all(
+            f.kind is FindingKind.UNVERIFIED for f in self.findings
+        ):
+            return "unverified"
+        return "clean" if self.clean else "drift"
