@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spbe_kit import gotools
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 
@@ -174,46 +174,20 @@ class BuildReport:
         }
 
 
-def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GOTOOLCHAIN"] = "local"  # never download another toolchain
-    env["CGO_ENABLED"] = "0"  # static binaries, no C compiler needed
-    env.setdefault("GOFLAGS", "")
-    return env
-
-
-def _go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise ToolBuildError(
-            "the Go toolchain (`go`) is not on PATH, so the cluster binaries cannot be built",
-            hint="install Go >= 1.24, or point KUBEBUILDER_ASSETS at prebuilt etcd/kube-apiserver/...",
-        )
-    return go
-
-
 def _run_go(args: list[str], cwd: Path, log: Path) -> str:
     """Run one go command, appending its output to ``log``; return stdout."""
     with log.open("a") as fh:
         fh.write(f"\n$ go {' '.join(args)}   (in {cwd})\n")
         fh.flush()
         proc = subprocess.run(
-            [_go(), *args], cwd=cwd, env=_go_env(), stdout=subprocess.PIPE, stderr=fh, text=True
+            [gotools.go_executable(), *args], cwd=cwd, env=gotools.go_env(), stdout=subprocess.PIPE, stderr=fh, text=True
         )
     if proc.returncode != 0:
         raise ToolBuildError(
-            f"`go {args[0]} ...` failed in {cwd} (exit {proc.returncode}): {_tail(log)}",
+            f"`go {args[0]} ...` failed in {cwd} (exit {proc.returncode}): {gotools.tail(log)}",
             hint=f"full log: {log}",
         )
     return proc.stdout
-
-
-def _tail(log: Path, lines: int = 5) -> str:
-    try:
-        text = log.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
 
 
 def _wrapper_dir(tool: Tool) -> Path:
@@ -261,28 +235,7 @@ def build(tool: Tool, progress: Progress = _quiet) -> Built:
     wdir = ensure_wrapper_module(tool, log)
     target = installed_path(tool)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{tool.name}.partial")
-    ldflags = " ".join(("-s", "-w", *tool.ldflags))
-    args = ["build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), tool.package]
-    with log.open("a") as fh:
-        fh.write(f"\n$ go {' '.join(args)}   (in {wdir})\n")
-        fh.flush()
-        proc = subprocess.Popen([_go(), *args], cwd=wdir, env=_go_env(), stdout=fh, stderr=subprocess.STDOUT)
-        last = start
-        while proc.poll() is None:
-            time.sleep(1)
-            now = time.monotonic()
-            if now - last >= 30:
-                progress(f"  ... still building {tool.name} ({_fmt(now - start)} so far)")
-                last = now
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise ToolBuildError(
-            f"building {tool.name} {tool.version} failed (exit {proc.returncode}): {_tail(log)}",
-            hint=f"full log: {log}",
-        )
-    tmp.chmod(0o755)
-    tmp.replace(target)
+    gotools.compile_binary(tool.package, tool.ldflags, wdir, target, log, f"{tool.name} {tool.version}", progress)
     return Built(tool, target, time.monotonic() - start)
 
 
@@ -302,9 +255,9 @@ def build_missing(progress: Progress = _quiet, force: bool = False) -> BuildRepo
         progress(f"[{i}/{len(todo)}] building {tool.name} {tool.version} ({tool.package}) ...")
         result = build(tool, progress)
         built.append(result)
-        progress(f"[{i}/{len(todo)}] built {tool.name} in {_fmt(result.seconds)} -> {result.path}")
+        progress(f"[{i}/{len(todo)}] built {tool.name} in {gotools.fmt_seconds(result.seconds)} -> {result.path}")
     total = time.monotonic() - start
-    progress(f"built {len(built)} binar{'y' if len(built) == 1 else 'ies'} in {_fmt(total)}")
+    progress(f"built {len(built)} binar{'y' if len(built) == 1 else 'ies'} in {gotools.fmt_seconds(total)}")
     return BuildReport(built, total)
 
 
@@ -313,8 +266,3 @@ def resolve_all(progress: Progress = _quiet, build_if_missing: bool = True) -> d
     if build_if_missing and missing():
         build_missing(progress)
     return {name: require(name) for name in TOOLS}
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -27,7 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spbe_kit.cluster.binaries import _fmt, _go, _go_env, _tail
+from spbe_kit import gotools
+from spbe_kit.gotools import go_env as _go_env
+from spbe_kit.gotools import go_executable as _go
+from spbe_kit.gotools import tail as _tail
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 
@@ -263,34 +266,11 @@ def prepare_source(build: GoBuild, info: dict, log: Path) -> Path:
 
 def compile_binary(build: GoBuild, workdir: Path, target: Path, log: Path, progress: Progress) -> None:
     """``go build`` the main package into ``target`` (atomically), reporting every 30 s."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.partial")
     if build.from_source:
         package = f"./{build.package}"
     else:
         package = build.module if build.package in ("", ".") else f"{build.module}/{build.package}"
-    ldflags = " ".join(("-s", "-w", *build.ldflags))
-    args = ["build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), package]
-    start = time.monotonic()
-    with log.open("a") as fh:
-        fh.write(f"\n$ go {' '.join(args)}   (in {workdir})\n")
-        fh.flush()
-        proc = subprocess.Popen([_go(), *args], cwd=workdir, env=_go_env(), stdout=fh, stderr=subprocess.STDOUT)
-        last = start
-        while proc.poll() is None:
-            time.sleep(0.5)
-            now = time.monotonic()
-            if now - last >= 30:
-                progress(f"  ... still building {build.name} ({_fmt(now - start)} so far)")
-                last = now
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise ToolBuildError(
-            f"building {build.name} {build.version} failed (exit {proc.returncode}): {_tail(log)}",
-            hint=f"full log: {log}",
-        )
-    tmp.chmod(0o755)
-    tmp.replace(target)
+    gotools.compile_binary(package, build.ldflags, workdir, target, log, f"{build.name} {build.version}", progress)
 
 
 def build_binary(build: GoBuild, target: Path, progress: Progress, info: dict | None = None) -> float:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from spbe_kit.cluster.binaries import _tail
+from spbe_kit.gotools import tail as _tail
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from spbe_kit.cluster.binaries import _fmt
+from spbe_kit.gotools import fmt_seconds as _fmt
 from spbe_kit.engine import gobuild, plugins
 from spbe_kit.engine.gobuild import GoBuild, Progress
 from spbe_kit.engine.specs import (

@@ -1,0 +1,55 @@
+"""Drift report formats (text, JUnit, evidence) and the bilingual message catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+
+from spbe_kit.drift.check import DriftReport
+from spbe_kit.drift.messages import MESSAGES, Lang
+from spbe_kit.drift.model import Finding, FindingKind, ObjectRef, TenantResult
+from spbe_kit.drift.report import as_junit, as_text, write_evidence
+
+
+def _report() -> dict:
+    drifted = TenantResult("kab-banyuwangi", "2026.11", 61, [
+        Finding(FindingKind.CHANGED, ObjectRef("apps/v1", "Deployment", "kab-banyuwangi", "identity"), "identity",
+                "spec.replicas", 2, 5),
+        Finding(FindingKind.MISSING, ObjectRef("networking.k8s.io/v1", "NetworkPolicy", "kab-banyuwangi", "default-deny"),
+                "guardrails", guardrail=True),
+    ])
+    clean = TenantResult("kota-bandung", "2026.11", 50)
+    broken = TenantResult("kab-x", None, error="request kab-x.yaml is invalid: spec.tier: not allowed")
+    report = DriftReport("2026-11-23T10:00:00+00:00", "https://127.0.0.1:16443", [drifted, clean, broken], [],
+                         19, 0.5, "sha256:0011", ["kab-stray"])
+    return json.loads(json.dumps(report.to_dict()))
+
+
+def test_every_message_exists_in_both_languages():
+    assert all(set(v) == set(Lang) and all(v.values()) for v in MESSAGES.values())
+
+
+def test_text_names_each_finding_with_expected_and_actual_in_either_language():
+    text = as_text(_report())
+    assert "Deployment kab-banyuwangi/identity spec.replicas: changed" in text
+    assert "Expected: 2" in text and "Actual: 5" in text and "[guardrail]" in text
+    assert "1 of 3 tenant(s) match the baseline" in text and "kab-stray" in text
+    indonesian = as_text(_report(), Lang.ID)
+    assert "tidak ada di klaster [pagar pengaman]" in indonesian and "Seharusnya: 2" in indonesian
+
+
+def test_junit_is_valid_xml_with_a_failure_per_finding_and_an_error_per_broken_tenant():
+    root = ET.fromstring(as_junit(_report()))
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert suites["kab-banyuwangi"].get("failures") == "2" and len(suites["kab-banyuwangi"].findall("testcase/failure")) == 2
+    assert suites["kota-bandung"].get("failures") == "0" and suites["kota-bandung"].find("testcase") is not None
+    assert suites["kab-x"].find("testcase/error") is not None
+
+
+def test_evidence_files_are_linked_by_the_digest(tmp_path):
+    json_path, html_path, digest = write_evidence(_report(), tmp_path)
+    assert hashlib.sha256(json_path.read_bytes()).hexdigest() == digest
+    assert digest in html_path.read_text()
+    assert (tmp_path / (json_path.name + ".sha256")).read_text().split()[0] == digest
+    assert json_path.name == "drift-20261123T100000Z.json"
