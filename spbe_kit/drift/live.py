@@ -55,14 +55,20 @@ class Snapshot:
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)  # kinds the caller may not list
     requests: int = 0
+    _by_namespace: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if kind == "Namespace":
             return self.namespaces.get(name)
         return self.objects.get((kind, namespace, name))
 
+    def add(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.objects[(kind, meta["namespace"], meta["name"])] = obj
+        self._by_namespace.setdefault(meta["namespace"], []).append((kind, obj))
+
     def in_namespace(self, namespace: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(kind, obj) for (kind, ns, _), obj in self.objects.items() if ns == namespace]
+        return self._by_namespace.get(namespace, [])
 
 
 class Reader:
@@ -145,9 +151,8 @@ def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable
                     snap.forbidden.add(kind)
                     continue
                 for obj in items:
-                    meta = obj["metadata"]
-                    if meta.get("namespace") in wanted:
-                        snap.objects[(kind, meta["namespace"], meta["name"])] = obj
+                    if obj["metadata"].get("namespace") in wanted:
+                        snap.add(kind, obj)
     except ApiException as exc:
         raise DriftError(f"the cluster refused a read: HTTP {exc.status} {exc.reason}",
                          hint="the drift check needs read access (the spbe:auditors group) to tenant namespaces") from None

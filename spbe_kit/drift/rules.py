@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ STRAY_EXEMPTIONS: tuple[StrayExemption, ...] = (
 OWNED_OBJECTS_REASON = "objects with an ownerReference are created by controllers from baseline objects"
 
 
+@lru_cache(maxsize=1 << 16)  # the same few thousand paths recur in every tenant
 def ignored(kind: str, path: str) -> IgnoreRule | None:
     """The rule that exempts this field, if any."""
     return next((rule for rule in IGNORE_RULES if rule.matches(kind, path)), None)
