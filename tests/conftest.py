@@ -28,3 +28,20 @@ def example_state(request, catalog):
 @pytest.fixture(scope="session")
 def banyuwangi(catalog):
     return desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), catalog)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL (Debian's) on 127.0.0.1 with TLS, for the role and verification tests."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.services import start_postgres, stop_postgres
+
+    # not under pytest's temp tree: the `postgres` user must be able to reach its data directory
+    root = Path(tempfile.mkdtemp(prefix="spbe-test-postgres-"))
+    server = start_postgres(root)
+    yield server
+    stop_postgres(server)
+    shutil.rmtree(root, ignore_errors=True)
