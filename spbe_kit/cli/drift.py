@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from spbe_kit.cli.output import EXIT_ERROR, EXIT_FAIL, EXIT_SUCCESS, warn
+from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, warn
 from spbe_kit.drift.messages import Lang
 
 
@@ -35,8 +35,9 @@ def drift(targets, all_tenants, requests_dir, output, evidence, lang, kubeconfig
           previous_report, registry, as_user, as_group) -> None:
     """Check TENANTS (ids or request files), or --all, against the baseline.
 
-    Exit 0 when every tenant matches, 1 when anything drifted or could not be verified,
-    2 on errors. Needs read access only; never prints a secret value.
+    Exit 0 when every tenant matches; 1 when anything drifted, could not be verified, or a
+    request is invalid; 2 on usage or runtime errors. Needs read access only; never prints a
+    secret value.
     """
     from spbe_kit.drift import report as formats
     from spbe_kit.drift.run import DriftOptions
@@ -71,8 +72,8 @@ def drift(targets, all_tenants, requests_dir, output, evidence, lang, kubeconfig
     if evidence is not None:
         json_path, html_path, digest = formats.write_evidence(data, evidence, language)
         warn(f"evidence: {json_path} (sha256 {digest}) and {html_path}")
-    summary = data["summary"]
-    raise SystemExit(EXIT_ERROR if summary["errors"] else (EXIT_SUCCESS if data["clean"] else EXIT_FAIL))
+    # a tenant "error" is an invalid request (invalid input: 1); cluster or usage problems raise (2)
+    raise SystemExit(EXIT_SUCCESS if data["clean"] else EXIT_FAIL)
 
 
 class _TenantBar:

@@ -37,6 +37,14 @@ def _settings(kubeconfig, context, backend, secrets_provider):
     return EngineSettings.resolve(kubeconfig, context, backend, secrets_provider)
 
 
+def _tenant_id(_ctx, _param, value: str) -> str:
+    from spbe_kit.request.rules import DNS_LABEL
+
+    if not DNS_LABEL.match(value):
+        raise click.BadParameter(f"{value!r} is not a tenant id (lowercase letters, digits and '-', e.g. kab-banyuwangi)")
+    return value
+
+
 def _progress(line: str) -> None:
     click.echo(line, err=True)
 
@@ -115,7 +123,7 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
 
 
 @tenant.command("status")
-@click.argument("tenant_id")
+@click.argument("tenant_id", callback=_tenant_id)
 @_engine_options
 @output_option()
 def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) -> None:
@@ -146,7 +154,7 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
 
 
 @tenant.command("destroy")
-@click.argument("tenant_id")
+@click.argument("tenant_id", callback=_tenant_id)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Destroy even without a backup younger than a day.")
 @_engine_options

@@ -154,14 +154,26 @@ def _check_secret(manifest: Manifest, live: dict[str, Any], key: bytes, previous
 
 
 def _strays(state: DesiredState, snapshot: Snapshot) -> list[Finding]:
+    """Objects in the tenant namespace that the baseline does not define and no baseline object made."""
+    objects = snapshot.in_namespace(state.tenant_id)
     wanted = {(m.kind, m.name) for m in state.manifests}
+    by_uid = {obj["metadata"].get("uid"): (kind, obj) for kind, obj in objects}
+
+    def made_by_baseline(kind: str, obj: dict[str, Any], depth: int = 0) -> bool:
+        if (kind, obj["metadata"]["name"]) in wanted:
+            return True
+        if kind not in rules.CONTROLLER_MADE_KINDS or depth > 3:
+            return False
+        owner = next((o for o in obj["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
+        parent = by_uid.get(owner.get("uid")) if owner else None
+        return parent is not None and made_by_baseline(*parent, depth + 1)
+
     findings = []
-    for kind, obj in sorted(snapshot.in_namespace(state.tenant_id), key=lambda x: (x[0], x[1]["metadata"]["name"])):
+    for kind, obj in sorted(objects, key=lambda x: (x[0], x[1]["metadata"]["name"])):
         meta = obj["metadata"]
-        if (kind, meta["name"]) in wanted or meta.get("ownerReferences") or rules.exempt(kind, meta["name"]):
+        if made_by_baseline(kind, obj) or rules.exempt(kind, meta["name"]):
             continue
-        api_version = obj.get("apiVersion") or ""
-        findings.append(Finding(FindingKind.STRAY, ObjectRef(api_version, kind, state.tenant_id, meta["name"]),
+        findings.append(Finding(FindingKind.STRAY, ObjectRef(obj.get("apiVersion") or "", kind, state.tenant_id, meta["name"]),
                                 (meta.get("labels") or {}).get("spbe.go.id/component", "unknown"),
                                 actual="not defined by the baseline", guardrail=kind in GUARDRAIL_KINDS))
     return findings

@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
     "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "DaemonSet": ("/apis/apps/v1", "daemonsets"),
     "Pod": ("/api/v1", "pods"),
     "ReplicaSet": ("/apis/apps/v1", "replicasets"),
     "Job": ("/apis/batch/v1", "jobs"),

@@ -42,20 +42,59 @@ IGNORE_RULES: tuple[IgnoreRule, ...] = (
     IgnoreRule("*", "metadata.annotations.pulumi.com/*", "written by the Pulumi provider for its own bookkeeping"),
 )
 
+#: Subtrees the baseline owns *entirely*: anything added live is drift too, not only changes
+#: to what the baseline sets (an allow-all rule in a NetworkPolicy, a capability added to a
+#: container, an extra RBAC rule). The API server adds nothing inside these.
+EXACT_SUBTREES: tuple[tuple[str, str], ...] = (
+    ("NetworkPolicy", "spec"),
+    ("Role", "rules"),
+    ("RoleBinding", "roleRef"),
+    ("RoleBinding", "subjects"),
+    ("ResourceQuota", "spec.hard"),
+    ("*", "*spec.template.spec.securityContext"),
+    ("*", "*.containers[[]name=*].securityContext"),  # [[] is a literal "[" in fnmatch
+    ("*", "*.containers[[]name=*].volumeMounts"),
+    ("*", "*spec.template.spec.volumes"),
+)
+
+#: Pod-spec fields the baseline never sets; their appearance live is drift (a sidecar or
+#: debug container, host namespaces).
+POD_SPEC_FORBIDDEN = ("initContainers", "ephemeralContainers", "hostNetwork", "hostPID", "hostIPC",
+                      "shareProcessNamespace", "hostAliases")
+
+#: Fields the API server leaves out when they are false/0/"" (non-pointer, omitempty): only
+#: for these may a zero value the baseline sets be absent live. Everything else must be there.
+OMITTED_WHEN_ZERO: tuple[tuple[str, str], ...] = (
+    ("Service", "spec.publishNotReadyAddresses"),
+)
+
 STRAY_EXEMPTIONS: tuple[StrayExemption, ...] = (
     StrayExemption("ConfigMap", "kube-root-ca.crt", "published into every namespace by kube-controller-manager"),
     StrayExemption("ServiceAccount", "default", "created in every namespace by kube-controller-manager"),
 )
 
-#: Objects owned by another object (a ReplicaSet of a Deployment, a Job of a CronJob, their
-#: Pods) are the controllers' work, not strays; only unowned ones are reported.
-OWNED_OBJECTS_REASON = "objects with an ownerReference are created by controllers from baseline objects"
+#: ReplicaSets, Jobs and Pods whose controller chain leads to a baseline object (by UID) are the
+#: controllers' work, not strays. Any other object, owner reference or not, is checked.
+CONTROLLER_MADE_KINDS = ("ReplicaSet", "Job", "Pod")
+OWNED_OBJECTS_REASON = ("ReplicaSets, Jobs and Pods whose controller (by UID) leads back to a baseline "
+                        "Deployment, StatefulSet or CronJob are made by controllers")
 
 
 @lru_cache(maxsize=1 << 16)  # the same few thousand paths recur in every tenant
 def ignored(kind: str, path: str) -> IgnoreRule | None:
     """The rule that exempts this field, if any."""
     return next((rule for rule in IGNORE_RULES if rule.matches(kind, path)), None)
+
+
+@lru_cache(maxsize=1 << 14)
+def exact(kind: str, path: str) -> bool:
+    """Whether the subtree at `path` is owned entirely by the baseline."""
+    return any(k in ("*", kind) and fnmatch.fnmatchcase(path, pattern) for k, pattern in EXACT_SUBTREES)
+
+
+def omitted_when_zero(kind: str, path: str) -> bool:
+    """Whether the API server omits this field when it is false/0/empty."""
+    return (kind, path) in OMITTED_WHEN_ZERO
 
 
 def exempt(kind: str, name: str) -> StrayExemption | None:
@@ -67,7 +106,11 @@ def listed() -> list[dict[str, str]]:
     """Every rule, for the report."""
     rules = [{"type": "ignore-field", "kind": r.kind, "path": r.path, "reason": r.reason} for r in IGNORE_RULES]
     rules += [{"type": "not-a-stray", "kind": e.kind, "name": e.name, "reason": e.reason} for e in STRAY_EXEMPTIONS]
-    rules.append({"type": "not-a-stray", "kind": "*", "name": "(has ownerReferences)", "reason": OWNED_OBJECTS_REASON})
-    rules.append({"type": "ignore-field", "kind": "*", "path": "(any field the baseline does not set)",
-                  "reason": "defaults, status and controller-added fields are not owned by the baseline"})
+    rules.append({"type": "not-a-stray", "kind": "ReplicaSet, Job, Pod", "name": "(controlled by a baseline object)",
+                  "reason": OWNED_OBJECTS_REASON})
+    rules.append({"type": "ignore-field", "kind": "*", "path": "(fields the baseline does not set, outside owned subtrees)",
+                  "reason": "defaults, status and controller-added fields are not owned by the baseline; "
+                            "owned subtrees (" + ", ".join(f"{k} {p}" for k, p in EXACT_SUBTREES) + ") are compared whole"})
+    rules += [{"type": "may-be-absent-when-zero", "kind": k, "path": p,
+               "reason": "the API server omits this field when it is false"} for k, p in OMITTED_WHEN_ZERO]
     return rules

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from spbe_kit.drift import live
 from spbe_kit.drift.check import DriftReport, key_id, run_check
 from spbe_kit.drift.model import TenantResult
 from spbe_kit.errors import DriftError, RequestInvalid
-from spbe_kit.paths import state_dir
+from spbe_kit.paths import private_secret_file, state_dir
 from spbe_kit.provision.health import api_client
 from spbe_kit.request import load_request
 from spbe_kit.request.spec import TenantSpec
@@ -45,17 +43,17 @@ def hash_key(path: Path | None) -> bytes:
         if len(key) < 16:
             raise DriftError(f"the hash key in {path} is shorter than 16 bytes", hint="use 32 random bytes")
         return key
-    default = state_dir() / "drift-hash-key"
-    if not default.is_file():
-        default.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(default, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return default.read_bytes().strip()
+    try:
+        return private_secret_file(state_dir() / "drift-hash-key")
+    except ValueError as exc:
+        raise DriftError(str(exc)) from None
 
 
 def _request_files(folder: Path | None) -> list[Path]:
-    if folder is None or not folder.is_dir():
+    if folder is None:
+        raise DriftError("no folder of tenant requests given",
+                         hint="pass --requests DIR or set SPBE_REQUESTS_DIR, or name request files instead of tenant ids")
+    if not folder.is_dir():
         raise DriftError(
             f"no folder of tenant requests at {folder}",
             hint="pass --requests DIR (the folder holding every tenant's request, e.g. the platform's git checkout)",
@@ -68,6 +66,7 @@ def load_targets(options: DriftOptions) -> tuple[list[TenantSpec], list[TenantRe
     specs: list[TenantSpec] = []
     errors: list[TenantResult] = []
     by_id: dict[str, Path] = {}
+    invalid: list[str] = []
     files: list[Path] = []
     if options.all_tenants:
         files = _request_files(options.requests_dir)
@@ -81,10 +80,13 @@ def load_targets(options: DriftOptions) -> tuple[list[TenantSpec], list[TenantRe
                 try:
                     by_id[load_request(candidate).tenant_id] = candidate
                 except RequestInvalid:
-                    continue
+                    invalid.append(candidate.name)
         if target not in by_id:
-            raise DriftError(f"no request for tenant {target!r} in {options.requests_dir}",
-                             hint="give the request file itself, or the folder with --requests")
+            hint = "give the request file itself, or the folder with --requests"
+            if invalid:
+                hint = f"{len(invalid)} request file(s) there are invalid ({', '.join(invalid[:5])}): " \
+                       "check them with `spbe request validate`"
+            raise DriftError(f"no valid request for tenant {target!r} in {options.requests_dir}", hint=hint)
         files.append(by_id[target])
     seen: set[str] = set()
     for path in files:
@@ -110,6 +112,8 @@ def previous_hashes(path: Path | None, key: bytes) -> dict[str, dict[str, dict[s
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DriftError(f"cannot read the previous report {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != "DriftReport":
+        raise DriftError(f"{path} is not a drift report (JSON from `spbe drift --output json` or --evidence)")
     if data.get("secretHashKey") != key_id(key):
         raise DriftError(f"{path} was made with another hash key ({data.get('secretHashKey')})",
                          hint="compare reports made with the same --hash-key-file")

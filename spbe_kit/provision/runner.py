@@ -59,7 +59,7 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
     """Exclusive right to run this tenant's stack on this machine; TenantBusy if taken."""
     folder = state_dir() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{tenant_id}.lock", "w") as fh:
+    with open(folder / f"{tenant_id}.lock", "a+") as fh:  # "w" would wipe the holder's pid before we know
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,6 +67,8 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
                 f"tenant {tenant_id} is already being updated by another spbe run on this machine",
                 hint="wait for that run to finish (it holds " + str(folder / f"{tenant_id}.lock") + ")",
             ) from None
+        fh.seek(0)
+        fh.truncate()
         fh.write(f"{os.getpid()}\n")
         fh.flush()
         try:
@@ -75,9 +77,9 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _workspace_options(settings: EngineSettings, progress: Progress) -> auto.LocalWorkspaceOptions:
+def _workspace_options(tenant_id: str, settings: EngineSettings, progress: Progress) -> auto.LocalWorkspaceOptions:
     command, env, home = engine_command(progress)
-    work_dir = state_dir() / "workspaces"
+    work_dir = state_dir() / "workspaces" / tenant_id  # each LocalWorkspace rewrites its Pulumi.yaml
     work_dir.mkdir(parents=True, exist_ok=True)
     return auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
@@ -92,7 +94,7 @@ def _workspace_options(settings: EngineSettings, progress: Progress) -> auto.Loc
 
 
 def _stack(tenant_id: str, settings: EngineSettings, program, progress: Progress, create: bool) -> auto.Stack:
-    opts = _workspace_options(settings, progress)
+    opts = _workspace_options(tenant_id, settings, progress)
     try:
         if create:
             return auto.create_or_select_stack(stack_name=tenant_id, project_name=PROJECT, program=program, opts=opts)
@@ -221,12 +223,16 @@ class StackRecord:
 def stack_record(tenant_id: str, settings: EngineSettings, progress: Progress = _quiet) -> StackRecord:
     """The tenant's stack outputs and last update (no lock: read-only)."""
     stack = _stack(tenant_id, settings, lambda: None, progress, create=False)
-    history = stack.history(page_size=1)
+    try:
+        history = stack.history(page_size=1)
+        outputs = _outputs(stack)
+    except auto.CommandError as exc:
+        raise ProvisionError(f"cannot read the stack of tenant {tenant_id}: {_last_line(str(exc))}") from None
     last = None
     if history:
         h = history[0]
         last = {"kind": h.kind, "result": h.result, "started": h.start_time.isoformat() if h.start_time else None,
                 "ended": h.end_time.isoformat() if h.end_time else None, "message": h.message,
                 "changes": _changes(h.resource_changes)}
-    return StackRecord(tenant_id, _outputs(stack), last)
+    return StackRecord(tenant_id, outputs, last)
 

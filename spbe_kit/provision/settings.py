@@ -13,13 +13,12 @@ SPBE_KUBECONFIG, then the local cluster's kubeconfig.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from spbe_kit.cluster.kubeconfig import kubeconfig_path
 from spbe_kit.errors import ProvisionError
-from spbe_kit.paths import state_dir
+from spbe_kit.paths import private_secret_file, state_dir
 
 PROJECT = "spbe-tenant"
 
@@ -67,9 +66,8 @@ class EngineSettings:
 def passphrase_file() -> Path:
     """The generated passphrase of the local secrets provider (created once, mode 0600)."""
     path = state_dir() / "pulumi-passphrase"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
+    try:
+        private_secret_file(path)
+    except ValueError as exc:
+        raise ProvisionError(str(exc)) from None
     return path

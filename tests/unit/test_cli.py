@@ -101,3 +101,20 @@ def test_tenant_render_of_an_invalid_request_exits_1_and_writes_nothing(tmp_path
 def test_an_unknown_catalog_version_is_an_error_with_a_hint(tmp_path):
     invoke_assert_code(2, ["tenant", "render", EXAMPLE, "-o", tmp_path, "--catalog-version", "1999.01"],
                        stderr_contains="hint: available: 2026.11")
+
+
+def test_tenant_ids_on_the_command_line_are_validated():
+    invoke_assert_code(2, ["tenant", "status", "../../etc"], stderr_contains="is not a tenant id")
+    invoke_assert_code(2, ["tenant", "destroy", "Kab_Banyuwangi", "--yes"], stderr_contains="is not a tenant id")
+
+
+def test_drift_needs_targets_and_a_report_for_previous(tmp_path):
+    invoke_assert_code(2, ["drift"], stderr_contains="name tenants or request files, or use --all")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    previous = tmp_path / "previous.json"
+    previous.write_text("[]")
+    invoke_assert_code(2, ["drift", str(EXAMPLE), "--kubeconfig", kubeconfig, "--previous", previous],
+                       stderr_contains="is not a drift report")
+    invoke_assert_code(2, ["drift", "kab-banyuwangi", "--kubeconfig", kubeconfig],
+                       stderr_contains="no folder of tenant requests given")

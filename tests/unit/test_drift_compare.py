@@ -27,9 +27,17 @@ def test_server_added_fields_defaults_and_status_are_not_drift():
     assert differences("Deployment", desired, live) == []
 
 
-def test_zero_values_the_server_omits_are_not_drift():
-    desired = {"spec": {"publishNotReadyAddresses": False, "sc": {"privileged": False}, "l": [], "n": 0}}
+def test_only_fields_the_server_omits_may_be_absent_when_zero():
+    desired = {"spec": {"publishNotReadyAddresses": False, "selector": {}, "ports": []}}
     assert differences("Service", desired, {"spec": {}}) == []
+    pod = {"spec": {"template": {"spec": {"automountServiceAccountToken": False, "enableServiceLinks": False,
+                                          "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False}}]}}}}
+    stripped = {"spec": {"template": {"spec": {"containers": [{"name": "c", "securityContext": {}}]}}}}
+    assert sorted(_paths("Deployment", pod, stripped)) == [
+        "spec.template.spec.automountServiceAccountToken",
+        "spec.template.spec.containers[name=c].securityContext.allowPrivilegeEscalation",
+        "spec.template.spec.enableServiceLinks",
+    ]
 
 
 def test_a_changed_image_replica_count_and_removed_guardrail_field_are_named():
@@ -84,3 +92,55 @@ def test_declarative_ignore_rules_apply():
     desired = {"metadata": {"annotations": {"spbe.go.id/generated-keys": "password"}}}
     assert differences("Secret", desired, {"metadata": {}}) == []
     assert differences("ConfigMap", desired, {"metadata": {}}) != []
+
+
+DEFAULT_DENY = {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+
+
+def test_a_default_deny_opened_to_everything_is_drift():
+    opened = copy.deepcopy(DEFAULT_DENY)
+    opened["spec"]["ingress"] = [{}]
+    assert _paths("NetworkPolicy", DEFAULT_DENY, opened) == ["spec.ingress"]
+
+
+def test_a_peer_widened_to_every_namespace_is_drift():
+    desired = {"spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"a": "b"}}}]}]}}
+    widened = copy.deepcopy(desired)
+    widened["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {}  # empty: every namespace
+    assert _paths("NetworkPolicy", desired, widened) == ["spec.ingress[0].from[0].namespaceSelector"]
+
+
+def test_pod_spec_additions_the_baseline_never_makes_are_drift():
+    desired = {"spec": {"template": {"spec": {"containers": [
+        {"name": "app", "image": "x", "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}}}}
+    live = copy.deepcopy(desired)
+    pod = live["spec"]["template"]["spec"]
+    pod["hostNetwork"] = True
+    pod["initContainers"] = [{"name": "sneaky", "image": "y"}]
+    pod["dnsPolicy"] = "ClusterFirst"  # a server default: fine
+    pod["containers"][0]["securityContext"]["capabilities"]["add"] = ["SYS_ADMIN"]
+    assert sorted(_paths("Deployment", desired, live)) == [
+        "spec.template.spec.containers[name=app].securityContext.capabilities.add",
+        "spec.template.spec.hostNetwork",
+        "spec.template.spec.initContainers",
+    ]
+
+
+def test_a_duplicate_name_live_cannot_hide_behind_the_first():
+    desired = {"spec": {"template": {"spec": {"containers": [{"name": "db", "volumeMounts": [
+        {"name": "secret", "mountPath": "/run/secrets", "readOnly": True}]}]}}}}
+    live = copy.deepcopy(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].insert(
+        0, {"name": "secret", "mountPath": "/srv/www/public"})
+    assert "spec.template.spec.containers[name=db].volumeMounts[name=secret]" in _paths("StatefulSet", desired, live)
+
+
+def test_content_found_live_is_never_copied_into_a_finding():
+    desired = {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}}}
+    live = copy.deepcopy(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "DB_PASSWORD", "value": "Xk9-real-secret"})
+    live["spec"]["template"]["spec"]["containers"].append({"name": "miner", "env": [{"name": "T", "value": "tok-123"}]})
+    found = differences("Deployment", desired, live)
+    assert {d[0] for d in found} == {"spec.template.spec.containers[name=app].env[name=DB_PASSWORD]",
+                                     "spec.template.spec.containers[name=miner]"}
+    assert "Xk9-real-secret" not in repr(found) and "tok-123" not in repr(found)

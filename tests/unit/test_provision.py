@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -83,7 +84,8 @@ def test_the_same_tenant_twice_is_refused_and_a_killed_run_leaves_no_lock(state)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, "kab-banyuwangi"], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "SPBE_STATE_DIR": str(state)})
     try:
-        assert holder.stdout.readline().strip() == "held"
+        ready, _, _ = select.select([holder.stdout], [], [], 30)  # never hang the suite on a broken child
+        assert ready and holder.stdout.readline().strip() == "held"
         with pytest.raises(TenantBusy, match="already being updated"):
             with tenant_lock("kab-banyuwangi"):
                 pass

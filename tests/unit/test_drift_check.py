@@ -1,0 +1,85 @@
+"""check_tenant over an in-memory snapshot: strays, owner chains, credentials (pure, no cluster)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+
+from spbe_kit.drift.check import check_tenant, keyed_hash
+from spbe_kit.drift.live import Snapshot
+from spbe_kit.request import load_request
+
+from ..conftest import ROOT
+
+KEY = b"k" * 32
+
+
+def _snapshot(state, values: str = "s3cret-value") -> Snapshot:
+    snap = Snapshot()
+    for i, m in enumerate(state.manifests):
+        body = copy.deepcopy(m.body)
+        body["metadata"]["uid"] = f"uid-{i}"
+        if m.generated_keys:
+            body["data"] = {k: base64.b64encode(values.encode()).decode() for k in m.generated_keys}
+        if m.kind == "Namespace":
+            snap.namespaces[m.name] = body
+        else:
+            snap.add(m.kind, body)
+    return snap
+
+
+def _owned(kind: str, name: str, owner_kind: str, owner_uid: str, namespace: str) -> dict:
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
+            "ownerReferences": [{"kind": owner_kind, "name": "x", "uid": owner_uid, "controller": True}]}}
+
+
+def _spec():
+    return load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+
+
+def test_an_exact_copy_is_clean_and_hashes_every_credential(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    result = check_tenant(_spec(), snap, KEY, None)
+    assert result.findings == [] and result.objects_checked == len(banyuwangi.manifests)
+    assert result.secret_hashes["identity-admin"]["password"] == keyed_hash(KEY, b"s3cret-value")
+    assert "s3cret-value" not in repr(result)
+
+
+def test_controller_made_objects_are_not_strays_but_a_forged_owner_is(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    ns = banyuwangi.tenant_id
+    deployment_uid = snap.get("Deployment", ns, "identity")["metadata"]["uid"]
+    snap.add("ReplicaSet", _owned("ReplicaSet", "identity-7d9f", "Deployment", deployment_uid, ns))
+    snap.add("Pod", _owned("Pod", "identity-7d9f-abc", "ReplicaSet", "uid-identity-7d9f", ns))
+    root_ca = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": ns, "uid": "uid-ca"}}
+    snap.add("ConfigMap", root_ca)
+    forged = _owned("RoleBinding", "backdoor", "ConfigMap", "uid-ca", ns)  # owner exists, but RoleBindings are never controller-made
+    snap.add("RoleBinding", forged)
+    orphan_pod = _owned("Pod", "miner", "ReplicaSet", "uid-does-not-exist", ns)
+    snap.add("Pod", orphan_pod)
+    strays = {(f.object.kind, f.object.name) for f in check_tenant(_spec(), snap, KEY, None).findings}
+    assert strays == {("RoleBinding", "backdoor"), ("Pod", "miner")}
+
+
+def test_a_rotated_credential_shows_against_the_previous_hashes_only(banyuwangi):
+    before = check_tenant(_spec(), _snapshot(banyuwangi), KEY, None).secret_hashes
+    after = check_tenant(_spec(), _snapshot(banyuwangi, values="rotated"), KEY, before)
+    assert {(f.kind.value, f.object.name) for f in after.findings} == {
+        ("secret-changed", m.name) for m in banyuwangi.of_kind("Secret")}
+    assert "rotated" not in repr(after)
+
+
+def test_a_missing_or_extra_secret_key_is_drift_without_values(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    secret = snap.get("Secret", banyuwangi.tenant_id, "grafana-admin")
+    secret["data"] = {"username": base64.b64encode(b"leaky").decode()}
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert {(f.object.name, f.path) for f in findings} == {("grafana-admin", "data.password"), ("grafana-admin", "data")}
+    assert "leaky" not in repr(findings)
+
+
+def test_a_deleted_namespace_is_one_missing_guardrail(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    snap.namespaces.clear()
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert [(f.kind.value, f.object.kind, f.guardrail) for f in findings] == [("missing", "Namespace", True)]
