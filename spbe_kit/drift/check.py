@@ -159,19 +159,21 @@ def _strays(state: DesiredState, snapshot: Snapshot) -> list[Finding]:
     wanted = {(m.kind, m.name) for m in state.manifests}
     by_uid = {obj["metadata"].get("uid"): (kind, obj) for kind, obj in objects}
 
-    def made_by_baseline(kind: str, obj: dict[str, Any], depth: int = 0) -> bool:
-        if (kind, obj["metadata"]["name"]) in wanted:
-            return True
-        if kind not in rules.CONTROLLER_MADE_KINDS or depth > 3:
+    def made_by_controller(kind: str, obj: dict[str, Any]) -> bool:
+        """A ReplicaSet, Job or Pod whose controller (by UID) exists here: that object's work.
+
+        If the controller is a baseline object the child is fine; if it is itself a stray, the
+        stray is reported once, at its root. A dangling or forged owner does not count.
+        """
+        if kind not in rules.CONTROLLER_MADE_KINDS:
             return False
         owner = next((o for o in obj["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
-        parent = by_uid.get(owner.get("uid")) if owner else None
-        return parent is not None and made_by_baseline(*parent, depth + 1)
+        return owner is not None and owner.get("uid") in by_uid
 
     findings = []
     for kind, obj in sorted(objects, key=lambda x: (x[0], x[1]["metadata"]["name"])):
         meta = obj["metadata"]
-        if made_by_baseline(kind, obj) or rules.exempt(kind, meta["name"]):
+        if (kind, meta["name"]) in wanted or made_by_controller(kind, obj) or rules.exempt(kind, meta["name"]):
             continue
         findings.append(Finding(FindingKind.STRAY, ObjectRef(obj.get("apiVersion") or "", kind, state.tenant_id, meta["name"]),
                                 (meta.get("labels") or {}).get("spbe.go.id/component", "unknown"),

@@ -73,11 +73,11 @@ STRAY_EXEMPTIONS: tuple[StrayExemption, ...] = (
     StrayExemption("ServiceAccount", "default", "created in every namespace by kube-controller-manager"),
 )
 
-#: ReplicaSets, Jobs and Pods whose controller chain leads to a baseline object (by UID) are the
-#: controllers' work, not strays. Any other object, owner reference or not, is checked.
+#: ReplicaSets, Jobs and Pods whose controller (by UID) exists in the namespace are that
+#: controller's work. Any other object, owner reference or not, is checked.
 CONTROLLER_MADE_KINDS = ("ReplicaSet", "Job", "Pod")
-OWNED_OBJECTS_REASON = ("ReplicaSets, Jobs and Pods whose controller (by UID) leads back to a baseline "
-                        "Deployment, StatefulSet or CronJob are made by controllers")
+OWNED_OBJECTS_REASON = ("ReplicaSets, Jobs and Pods whose controller (by UID) exists in the namespace are "
+                        "that object's work: checked through it, and a stray controller is reported once")
 
 
 @lru_cache(maxsize=1 << 16)  # the same few thousand paths recur in every tenant
@@ -106,7 +106,7 @@ def listed() -> list[dict[str, str]]:
     """Every rule, for the report."""
     rules = [{"type": "ignore-field", "kind": r.kind, "path": r.path, "reason": r.reason} for r in IGNORE_RULES]
     rules += [{"type": "not-a-stray", "kind": e.kind, "name": e.name, "reason": e.reason} for e in STRAY_EXEMPTIONS]
-    rules.append({"type": "not-a-stray", "kind": "ReplicaSet, Job, Pod", "name": "(controlled by a baseline object)",
+    rules.append({"type": "not-a-stray", "kind": "ReplicaSet, Job, Pod", "name": "(its controller exists in the namespace)",
                   "reason": OWNED_OBJECTS_REASON})
     rules.append({"type": "ignore-field", "kind": "*", "path": "(fields the baseline does not set, outside owned subtrees)",
                   "reason": "defaults, status and controller-added fields are not owned by the baseline; "

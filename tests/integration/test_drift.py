@@ -169,7 +169,7 @@ def test_the_cli_exit_codes_outputs_and_evidence(tenant, cluster, tmp_path):
     assert drifted.returncode == 1
     assert json.loads(drifted.stdout)["summary"]["drifted"] == 1
     unknown = subprocess.run(base[:4] + ["no-such-tenant"] + base[5:], capture_output=True, text=True, env=env)
-    assert unknown.returncode == 2 and "no request for tenant 'no-such-tenant'" in unknown.stderr
+    assert unknown.returncode == 2 and "no valid request for tenant 'no-such-tenant'" in unknown.stderr
 
 
 def config_client(cluster):

@@ -57,8 +57,13 @@ def test_controller_made_objects_are_not_strays_but_a_forged_owner_is(banyuwangi
     snap.add("RoleBinding", forged)
     orphan_pod = _owned("Pod", "miner", "ReplicaSet", "uid-does-not-exist", ns)
     snap.add("Pod", orphan_pod)
+    stray_deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cryptominer", "namespace": ns,
+                                                                                   "uid": "uid-cryptominer"}}
+    snap.add("Deployment", stray_deployment)
+    snap.add("ReplicaSet", _owned("ReplicaSet", "cryptominer-5c4", "Deployment", "uid-cryptominer", ns))
     strays = {(f.object.kind, f.object.name) for f in check_tenant(_spec(), snap, KEY, None).findings}
-    assert strays == {("RoleBinding", "backdoor"), ("Pod", "miner")}
+    # the stray Deployment is reported once (its ReplicaSet is its work); forged/dangling owners don't hide anything
+    assert strays == {("RoleBinding", "backdoor"), ("Pod", "miner"), ("Deployment", "cryptominer")}
 
 
 def test_a_rotated_credential_shows_against_the_previous_hashes_only(banyuwangi):
