@@ -45,3 +45,14 @@ def postgres_server(tmp_path_factory):
     yield server
     stop_postgres(server)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prometheus_server(tmp_path_factory):
+    """A real Prometheus (Debian's) on 127.0.0.1, for the monitoring role and verification tests."""
+    from tests.services import start_prometheus
+
+    server = start_prometheus(tmp_path_factory.mktemp("prometheus"))
+    yield server
+    server.process.terminate()
+    server.process.wait(timeout=30)

@@ -112,3 +112,41 @@ def stop_postgres(server: PostgresServer) -> None:
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run([*run_as, str(postgres_bin() / "pg_ctl"), "-D", str(server.data), "-m", "fast", "-w", "stop"],
                    capture_output=True)
+
+
+@dataclass(frozen=True)
+class PrometheusServer:
+    url: str
+    port: int
+    config_dir: Path
+    process: subprocess.Popen
+
+
+def start_prometheus(root: Path) -> PrometheusServer:
+    """Debian's Prometheus on 127.0.0.1 with a minimal config and the reload endpoint on."""
+    import shutil
+    import time
+    import urllib.request
+
+    binary = shutil.which("prometheus") or pytest.fail(
+        "prometheus is missing: install the Debian package prometheus (.ci/run does)")
+    config_dir = root / "etc"
+    config_dir.mkdir()
+    (config_dir / "prometheus.yml").write_text("global:\n  scrape_interval: 30s\nscrape_configs: []\n")
+    port = _free_port()
+    log = (root / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config_dir / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                if response.status == 200:
+                    return PrometheusServer(url, port, config_dir, process)
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"prometheus did not become ready: {(root / 'prometheus.log').read_text()[-2000:]}")
