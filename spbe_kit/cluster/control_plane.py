@@ -358,7 +358,7 @@ def _start_group(layout: Layout, names: tuple[str, ...], bins: dict[str, Path], 
         started.append((name, record))
     for name, record in started:
         _wait(name, lambda n=name: _check(layout, n), START_TIMEOUT[name],
-              died=lambda r=record: not processes.alive(r), log=layout.log(name))
+              died=lambda r=record: processes.exited(r), log=layout.log(name))
         progress(f"{name} is healthy (pid {record.pid})")
 
 

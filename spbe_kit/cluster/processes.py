@@ -65,6 +65,16 @@ def alive(record: Record | None) -> bool:
     return record.marker in _cmdline(record.pid)
 
 
+def exited(record: Record) -> bool:
+    """True once the process we just started is gone or a zombie.
+
+    Used while waiting for a fresh start, where the marker check of `alive` would race with
+    the exec: /proc/<pid>/cmdline reads empty for a moment while the shell's child becomes
+    the binary, and a healthy start was taken for a crash.
+    """
+    return _state(record.pid) in ("", "Z", "X")
+
+
 def running(run_dir: Path, name: str) -> Record | None:
     record = read(run_dir, name)
     return record if alive(record) else None

@@ -74,3 +74,19 @@ def test_a_live_listener_makes_a_port_taken_and_closing_it_frees_it():
         port = listener.getsockname()[1]
         assert not _port_free(port)
     assert _port_free(port)
+
+
+def test_a_starting_process_counts_as_exited_only_once_it_is_gone(tmp_path):
+    import time
+
+    from spbe_kit.cluster import processes
+
+    record = processes.start(tmp_path / "run", "sleeper", ["sleep", "30"], tmp_path / "sleeper.log")
+    try:
+        assert not processes.exited(record) and processes.alive(record)
+    finally:
+        processes.stop(tmp_path / "run", "sleeper")
+    deadline = time.monotonic() + 5
+    while not processes.exited(record) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes.exited(record)
