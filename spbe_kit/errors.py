@@ -66,6 +66,10 @@ class ClusterError(SpbeError):
     """The local cluster could not be started, stopped or reached."""
 
 
+class KubeconfigError(SpbeError):
+    """There is no usable kubeconfig for the cluster a command should talk to."""
+
+
 
 
 class ProvisionError(SpbeError):

@@ -42,11 +42,11 @@ def drift(targets, all_tenants, requests_dir, output, evidence, lang, kubeconfig
     from spbe_kit.drift import report as formats
     from spbe_kit.drift.run import DriftOptions
     from spbe_kit.drift.run import drift as run_drift
-    from spbe_kit.provision.settings import EngineSettings
+    from spbe_kit.kubeclient import resolve_kubeconfig
 
     if not targets and not all_tenants:
         raise click.UsageError("name tenants or request files, or use --all")
-    config = EngineSettings.resolve(kubeconfig=kubeconfig).kubeconfig
+    config = resolve_kubeconfig(kubeconfig)
     language = Lang(lang)
     if as_group and not as_user:
         raise click.UsageError("--as-group needs --as")

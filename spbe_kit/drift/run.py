@@ -13,7 +13,7 @@ from spbe_kit.drift.check import DriftReport, key_id, run_check
 from spbe_kit.drift.model import TenantResult
 from spbe_kit.errors import DriftError, RequestInvalid
 from spbe_kit.paths import private_secret_file, state_dir
-from spbe_kit.provision.health import api_client
+from spbe_kit.kubeclient import api_client
 from spbe_kit.request import load_request
 from spbe_kit.request.spec import TenantSpec
 

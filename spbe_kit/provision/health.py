@@ -10,12 +10,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from spbe_kit.desired.context import LABEL_CATALOG, LABEL_COMPONENT, LABEL_TENANT
 from spbe_kit.errors import ProvisionError
+from spbe_kit.kubeclient import api_client
 
 BACKUP_JOB = "database-backup"
 BACKUP_MAX_AGE = dt.timedelta(days=1)
@@ -59,14 +60,6 @@ class TenantHealth:
             "lastBackup": self.last_backup,
             "namespaceCatalogVersion": self.catalog_version,
         }
-
-
-def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
-    """A client for exactly this kubeconfig (never the ambient one)."""
-    try:
-        return config.new_client_from_config(config_file=str(kubeconfig), context=context)
-    except (config.ConfigException, OSError, ValueError) as exc:
-        raise ProvisionError(f"cannot use the kubeconfig {kubeconfig}: {exc}") from None
 
 
 def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) -> TenantHealth:

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from spbe_kit.cluster.kubeconfig import kubeconfig_path
-from spbe_kit.errors import ProvisionError
+from spbe_kit.errors import KubeconfigError, ProvisionError
+from spbe_kit.kubeclient import resolve_kubeconfig
 from spbe_kit.paths import private_secret_file, state_dir
 
 PROJECT = "spbe-tenant"
@@ -38,12 +38,10 @@ class EngineSettings:
         """Settings from explicit values, then SPBE_* environment variables, then local defaults."""
         backend = backend_url or os.environ.get("SPBE_PULUMI_BACKEND") or (state_dir() / "pulumi").as_uri()
         provider = secrets_provider or os.environ.get("SPBE_SECRETS_PROVIDER") or "passphrase"
-        config = kubeconfig or (Path(os.environ["SPBE_KUBECONFIG"]) if os.environ.get("SPBE_KUBECONFIG") else kubeconfig_path())
-        if not config.is_file():
-            raise ProvisionError(
-                f"no kubeconfig at {config}",
-                hint="start the local cluster with `spbe cluster up`, or pass --kubeconfig for another cluster",
-            )
+        try:
+            config = resolve_kubeconfig(kubeconfig)
+        except KubeconfigError as exc:
+            raise ProvisionError(exc.message, hint=exc.hint) from None
         return cls(backend_url=backend, secrets_provider=provider, kubeconfig=config, context=context)
 
     @property

@@ -165,3 +165,11 @@ def test_applied_tenant_becomes_ready_with_bound_volumes(dyn, api_client, tenant
         return [i.ip for i in lb] == ["127.0.0.1"], str(lb)
 
     wait_for("the ingress address (local stand-in for the platform's ingress controller)", ingress_published, 30)
+
+
+def test_the_api_server_reports_the_pinned_kubernetes_version(api_client):
+    from spbe_kit.cluster.binaries import KUBERNETES_VERSION
+
+    info = client.VersionApi(api_client).get_code()
+    assert info.git_version == KUBERNETES_VERSION and info.git_tree_state == "clean"
+    assert (info.major, info.minor) == tuple(KUBERNETES_VERSION.lstrip("v").split(".")[:2])
