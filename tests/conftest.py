@@ -56,3 +56,30 @@ def prometheus_server(tmp_path_factory):
     yield server
     server.process.terminate()
     server.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mail_host():
+    """Postfix + Dovecot (Debian's) on 127.0.0.1, configured and started by the spbe_mail role.
+
+    Yields the host and the role's three runs (check mode on the empty host, then twice)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.roles.ansible_run import run_playbook
+    from tests.services import mail_variables, stop_mail
+
+    root = Path(tempfile.mkdtemp(prefix="spbe-test-mail-"))
+    host = mail_variables(root)
+    ansible_tmp = root / "ansible"
+    ansible_tmp.mkdir()
+    try:
+        check = run_playbook("mail.yml", host.variables, ansible_tmp, check=True)
+        untouched = not (root / "postfix").exists()
+        runs = [check, run_playbook("mail.yml", host.variables, ansible_tmp),
+                run_playbook("mail.yml", host.variables, ansible_tmp)]
+        yield host, runs, untouched
+    finally:
+        stop_mail(host)
+        shutil.rmtree(root, ignore_errors=True)

@@ -37,7 +37,7 @@ class PostgresServer:
                 f"dbname={dbname} sslmode={sslmode} connect_timeout=5")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -50,20 +50,21 @@ def postgres_bin() -> Path:
     return versions[-1].parent
 
 
-def _self_signed(cert: Path, key: Path) -> None:
+def self_signed(cert: Path, key: Path, name: str = "database.spbe.test") -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "database.spbe.test")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private.public_key())
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(private.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
         .sign(private, hashes.SHA256())
     )
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
@@ -95,11 +96,11 @@ def start_postgres(root: Path) -> PostgresServer:
     _run([*run_as, str(binaries / "initdb"), "-D", str(data), "--username=postgres", f"--pwfile={pwfile}",
           "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
     pwfile.unlink()
-    _self_signed(data / "server.crt", data / "server.key")
+    self_signed(data / "server.crt", data / "server.key")
     for name in ("server.crt", "server.key"):
         os.chown(data / name, uid, gid)
     (data / "server.key").chmod(0o600)
-    port = _free_port()
+    port = free_port()
     with (data / "postgresql.conf").open("a") as conf:
         conf.write(f"\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{root}'\n"
                    "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
@@ -133,7 +134,7 @@ def start_prometheus(root: Path) -> PrometheusServer:
     config_dir = root / "etc"
     config_dir.mkdir()
     (config_dir / "prometheus.yml").write_text("global:\n  scrape_interval: 30s\nscrape_configs: []\n")
-    port = _free_port()
+    port = free_port()
     log = (root / "prometheus.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={config_dir / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
@@ -150,3 +151,63 @@ def start_prometheus(root: Path) -> PrometheusServer:
             time.sleep(0.3)
     process.kill()
     raise RuntimeError(f"prometheus did not become ready: {(root / 'prometheus.log').read_text()[-2000:]}")
+
+
+@dataclass(frozen=True)
+class MailHost:
+    """Directories, ports and role variables for a Postfix + Dovecot instance configured by spbe_mail."""
+
+    root: Path
+    variables: dict
+
+    @property
+    def submission_port(self) -> int:
+        return self.variables["spbe_mail_submission_port"]
+
+    @property
+    def smtp_port(self) -> int:
+        return self.variables["spbe_mail_smtp_port"]
+
+    @property
+    def imaps_port(self) -> int:
+        return self.variables["spbe_mail_imaps_port"]
+
+
+def mail_variables(root: Path) -> MailHost:
+    """A fresh instance layout: TLS material exists (the platform provides it); everything else is the role's."""
+    import shutil
+
+    for binary in ("postfix", "dovecot", "doveadm", "doveconf"):
+        if not shutil.which(binary):
+            pytest.fail(f"{binary} is missing: install the Debian packages postfix, dovecot-core, dovecot-imapd "
+                        "and dovecot-lmtpd (.ci/run does)")
+    root.chmod(0o755)  # the mail store's owner and Dovecot's users must reach it
+    tls = root / "tls"
+    tls.mkdir()
+    self_signed(tls / "tls.crt", tls / "tls.key", "mail.banyuwangikab.go.id")
+    (tls / "tls.key").chmod(0o600)
+    (root / "spool").mkdir(mode=0o755)
+    variables = {
+        "spbe_mail_tenant": "kab-banyuwangi", "spbe_mail_domain": "banyuwangikab.go.id",
+        "spbe_mail_postmaster_recipients": ["aptika@banyuwangikab.go.id"],
+        "spbe_mail_aliases": [{"address": "humas", "to": ["aptika@banyuwangikab.go.id"]}],
+        "spbe_mail_mailboxes": [{"name": "aptika", "password": secrets.token_urlsafe(18)},
+                                {"name": "sekda", "password": secrets.token_urlsafe(18)}],
+        "spbe_mail_listen_address": "127.0.0.1",
+        "spbe_mail_smtp_port": free_port(), "spbe_mail_submission_port": free_port(),
+        "spbe_mail_imaps_port": free_port(),
+        "spbe_mail_tls_cert_file": str(tls / "tls.crt"), "spbe_mail_tls_key_file": str(tls / "tls.key"),
+        "spbe_mail_postfix_config_dir": str(root / "postfix"), "spbe_mail_postfix_queue_dir": str(root / "spool"),
+        "spbe_mail_postfix_data_dir": str(root / "postfix-data"), "spbe_mail_postfix_log": str(root / "log" / "postfix.log"),
+        "spbe_mail_dovecot_config_dir": str(root / "dovecot"), "spbe_mail_dovecot_base_dir": str(root / "run"),
+        "spbe_mail_dovecot_log": str(root / "log" / "dovecot.log"), "spbe_mail_store_dir": str(root / "store"),
+        "spbe_mail_dkim_dir": str(root / "dkim"), "spbe_mail_dns_records_file": str(root / "dns-records.txt"),
+    }
+    (root / "log").mkdir()
+    return MailHost(root, variables)
+
+
+def stop_mail(host: MailHost) -> None:
+    v = host.variables
+    subprocess.run(["postfix", "-c", v["spbe_mail_postfix_config_dir"], "stop"], capture_output=True)
+    subprocess.run(["doveadm", "-c", f"{v['spbe_mail_dovecot_config_dir']}/dovecot.conf", "stop"], capture_output=True)
