@@ -83,3 +83,13 @@ def mail_host():
     finally:
         stop_mail(host)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def keycloak_server(tmp_path_factory):
+    """Keycloak from its Maven Central distribution (the catalog's version) on 127.0.0.1, for the identity role."""
+    from tests.services import start_keycloak, stop_keycloak_process
+
+    server = start_keycloak(tmp_path_factory.mktemp("keycloak"))
+    yield server
+    stop_keycloak_process(server.process)

@@ -211,3 +211,125 @@ def stop_mail(host: MailHost) -> None:
     v = host.variables
     subprocess.run(["postfix", "-c", v["spbe_mail_postfix_config_dir"], "stop"], capture_output=True)
     subprocess.run(["doveadm", "-c", f"{v['spbe_mail_dovecot_config_dir']}/dovecot.conf", "stop"], capture_output=True)
+
+
+# Keycloak's distribution on Maven Central, at the version the catalog runs. Central serves no .sha1 for
+# 26.4.2 (the .zip is there, its .pom and checksums answer 404), so the digest is pinned here, taken from
+# the first download and checked on every later one.
+KEYCLOAK_DIST_SHA256 = {
+    "26.4.2": "2a30e4602d63d4501a4a8263bfa4e14cbd5970b4116c618ea28f339b16190233",
+}
+MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
+
+
+@dataclass(frozen=True)
+class KeycloakServer:
+    url: str
+    admin_user: str
+    admin_password: str
+    vault_dir: Path
+    process: subprocess.Popen
+    version: str
+
+
+def keycloak_version() -> str:
+    from spbe_kit.catalog import load_catalog
+
+    return load_catalog().images["keycloak"].tag
+
+
+def keycloak_zip(version: str) -> Path:
+    """The distribution zip, downloaded once into the cache and checked against its pinned digest."""
+    import hashlib
+    import shutil
+    import urllib.request
+
+    from spbe_kit.paths import cache_dir
+
+    expected = KEYCLOAK_DIST_SHA256.get(version) or pytest.fail(
+        f"no pinned digest for Keycloak {version}: add it to KEYCLOAK_DIST_SHA256 after checking the download")
+    target = cache_dir() / "downloads" / f"keycloak-quarkus-dist-{version}.zip"
+
+    def digest(path: Path) -> str:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    if target.exists() and digest(target) == expected:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url = f"{MAVEN_CENTRAL}/org/keycloak/keycloak-quarkus-dist/{version}/keycloak-quarkus-dist-{version}.zip"
+    partial = target.with_suffix(".part")
+    with urllib.request.urlopen(url, timeout=120) as response, partial.open("wb") as out:
+        shutil.copyfileobj(response, out, 1 << 20)
+    got = digest(partial)
+    if got != expected:
+        partial.unlink()
+        raise RuntimeError(f"{url}: sha256 {got}, expected {expected}")
+    partial.replace(target)
+    return target
+
+
+def java_home(minimum: int = 21) -> Path:
+    """A JDK new enough for Keycloak 26 (Debian bookworm's default java is 17)."""
+    import re
+
+    candidates = [Path(os.environ["JAVA_HOME"])] if os.environ.get("JAVA_HOME") else []
+    candidates += sorted(Path("/usr/lib/jvm").glob("*"), reverse=True)
+    for home in candidates:
+        release = home / "release"
+        if (home / "bin" / "java").exists() and release.exists():
+            match = re.search(r'JAVA_VERSION="(\d+)', release.read_text())
+            if match and int(match.group(1)) >= minimum:
+                return home
+    pytest.fail(f"Keycloak needs Java {minimum} or newer; none found in JAVA_HOME or /usr/lib/jvm")
+
+
+def start_keycloak(root: Path) -> KeycloakServer:
+    """Keycloak in dev mode on 127.0.0.1 (in-memory database), a file vault, health on the management port."""
+    import time
+    import urllib.request
+    import zipfile
+
+    version = keycloak_version()
+    with zipfile.ZipFile(keycloak_zip(version)) as dist:
+        dist.extractall(root)
+    home = root / f"keycloak-{version}"
+    vault = root / "vault"
+    vault.mkdir(mode=0o700)
+    http_port, management_port = free_port(), free_port()
+    password = secrets.token_urlsafe(24)
+    env = {**os.environ, "JAVA_HOME": str(java_home()), "KC_BOOTSTRAP_ADMIN_USERNAME": "spbe-admin",
+           "KC_BOOTSTRAP_ADMIN_PASSWORD": password}
+    log = (root / "keycloak.log").open("w")
+    process = subprocess.Popen(
+        ["bash", str(home / "bin" / "kc.sh"), "start-dev", "--db=dev-mem", "--http-host=127.0.0.1",
+         f"--http-port={http_port}", f"--http-management-port={management_port}", "--health-enabled=true",
+         "--vault=file", f"--vault-dir={vault}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{management_port}/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return KeycloakServer(f"http://127.0.0.1:{http_port}", "spbe-admin", password, vault, process, version)
+        except OSError:
+            time.sleep(0.5)
+    stop_keycloak_process(process)
+    raise RuntimeError(f"Keycloak did not become ready: {(root / 'keycloak.log').read_text()[-3000:]}")
+
+
+def stop_keycloak_process(process: subprocess.Popen) -> None:
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
