@@ -225,6 +225,7 @@ MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 @dataclass(frozen=True)
 class KeycloakServer:
     url: str
+    management_port: int
     admin_user: str
     admin_password: str
     vault_dir: Path
@@ -316,7 +317,7 @@ def start_keycloak(root: Path) -> KeycloakServer:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{management_port}/health/ready", timeout=2) as response:
                 if response.status == 200:
-                    return KeycloakServer(f"http://127.0.0.1:{http_port}", "spbe-admin", password, vault, process, version)
+                    return KeycloakServer(f"http://127.0.0.1:{http_port}", management_port, "spbe-admin", password, vault, process, version)
         except OSError:
             time.sleep(0.5)
     stop_keycloak_process(process)

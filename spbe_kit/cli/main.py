@@ -15,6 +15,7 @@ from spbe_kit.cli.engine import engine
 from spbe_kit.cli.output import EXIT_ERROR, problem_lines
 from spbe_kit.cli.request import request
 from spbe_kit.cli.tenant import tenant
+from spbe_kit.cli.verify import verify
 from spbe_kit.errors import SpbeError
 
 
@@ -55,6 +56,7 @@ cli.add_command(catalog)
 cli.add_command(tenant)
 cli.add_command(engine)
 cli.add_command(drift)
+cli.add_command(verify)
 
 
 def _add_optional_commands() -> None:

@@ -91,3 +91,24 @@ def test_a_backup_job_that_completes_satisfies_the_guard(cluster, running_tenant
     wait_for("the backup recorded", lambda: (health.tenant_health(ns, cluster.kubeconfig).last_backup is not None, ""), 90)
     age = health.tenant_health(ns, cluster.kubeconfig).backup_age()
     assert dt.timedelta(0) <= age < health.BACKUP_MAX_AGE
+
+
+def test_verify_on_pods_that_cannot_exec_is_an_error_never_a_pass(cluster, running_tenant, tmp_path):
+    """kwok's pods run no containers, so `kubectl exec` fails: every check must come back as an error (exit 2)."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.request import Tier, parse_request
+    from spbe_kit.scaffold import new_request
+
+    text = new_request("35.10", load_catalog(), Tier("small"))
+    text = text.replace(f"name: {parse_request(text).tenant_id}", f"name: {running_tenant.tenant_id}", 1)
+    request = tmp_path / "request.yaml"
+    request.write_text(text)
+    result = spbe(cluster, "verify", str(request), "--output", "json")
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert not report["verified"] and report["counts"]["pass"] == 0
+    by_component = {}
+    for r in report["results"]:
+        by_component.setdefault(r["component"], set()).add(r["status"])
+    assert by_component == {c: {"error"} for c in ("database", "identity", "mail", "monitoring", "eoffice")}
+    assert all("cannot run commands on kubectl://" in r["detail"] for r in report["results"])

@@ -1,0 +1,55 @@
+"""Mail (Postfix + Dovecot): listening, submission only over TLS with a login, IMAP only over TLS, private keys."""
+
+import re
+
+from spbe_kit.verify.suite.checks import listens_as_configured, private
+
+
+def _postconf(node, facts, *args: str) -> str:
+    result = node.run("postconf -c %s " + " ".join(["%s"] * len(args)), facts.postfix_config_dir, *args)
+    assert result.rc == 0, f"postconf failed: {result.stderr.strip()[:200]}"
+    return result.stdout
+
+
+def _doveconf(node, facts, name: str) -> str:
+    result = node.run("doveconf -c %s -h %s", f"{facts.dovecot_config_dir}/dovecot.conf", name)
+    assert result.rc == 0, f"doveconf failed: {result.stderr.strip()[:200]}"
+    return result.stdout.strip()
+
+
+def test_smtp_submission_and_imaps_listen(node, facts):
+    for port in (facts.smtp_port, facts.submission_port, facts.imaps_port):
+        ok, why = listens_as_configured(node, facts.listen_address, port)
+        assert ok, why
+
+
+def test_submission_requires_tls_and_a_login(node, facts):
+    master = _postconf(node, facts, "-P")
+    for setting in ("smtpd_tls_security_level = encrypt", "smtpd_sasl_auth_enable = yes", "smtpd_tls_auth_only = yes"):
+        assert re.search(rf"(^|:){facts.submission_port}/inet/{re.escape(setting)}$", master, re.M), \
+            f"the submission service (port {facts.submission_port}) lacks `{setting}` in master.cf"
+
+
+def test_postfix_is_not_an_open_relay(node, facts):
+    relay = _postconf(node, facts, "-h", "smtpd_relay_restrictions").strip()
+    assert relay.endswith("reject_unauth_destination") or relay.endswith("reject"), \
+        f"smtpd_relay_restrictions = {relay}: does not end with reject_unauth_destination"
+    assert "permit\n" not in relay + "\n" and not relay.startswith("permit,"), "relay restrictions permit everyone"
+
+
+def test_dovecot_requires_tls_for_every_login(node, facts):
+    assert _doveconf(node, facts, "ssl") == "required", "Dovecot's ssl is not `required`"
+    assert _doveconf(node, facts, "disable_plaintext_auth") == "yes", "Dovecot allows plaintext logins"
+
+
+def test_dkim_and_tls_keys_are_private(node, facts):
+    ok, why = private(node, facts.dkim_key_file, 0o600)
+    assert ok, why
+    key = node.file(facts.tls_key_file)
+    assert key.exists, f"{facts.tls_key_file} is missing"
+    assert not key.mode & 0o007, f"{facts.tls_key_file} is readable by everyone (mode {key.mode:04o})"
+
+
+def test_mailbox_password_hashes_are_not_world_readable(node, facts):
+    ok, why = private(node, f"{facts.dovecot_config_dir}/users", 0o640)
+    assert ok, why
