@@ -98,16 +98,26 @@ def preview(request_file, version, registry, kubeconfig, context, backend, secre
 @_catalog_version
 @_registry
 @_engine_options
+@click.option("--skip-config", is_flag=True,
+              help="Only create the Kubernetes objects: do not run the Ansible roles and the verification after.")
 @output_option()
-def up(request_file, version, registry, kubeconfig, context, backend, secrets_provider, output) -> None:
-    """Validate, then create or converge the tenant and wait until it is ready (progress on stderr)."""
+def up(request_file, version, registry, kubeconfig, context, backend, secrets_provider, skip_config, output) -> None:
+    """Validate, create or converge the tenant and wait until it is ready, then configure its components
+    with the roles and verify them (progress on stderr)."""
     from spbe_kit.provision import runner
 
     spec = load_request(request_file)  # invalid: exit 1 before anything is touched
     catalog = load_catalog(version, registry)
-    result = runner.up(spec, catalog, _settings(kubeconfig, context, backend, secrets_provider), _progress)
+    settings = _settings(kubeconfig, context, backend, secrets_provider)
+    result = runner.up(spec, catalog, settings, _progress)
+    outcome = None
+    if not skip_config:
+        from spbe_kit.configure.tenant import configure_tenant
+
+        outcome = configure_tenant(spec, catalog, settings.kubeconfig, settings.context, _progress)
     if output == "json":
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "configuration": outcome.to_dict() if outcome else None})
+        _exit_for(outcome)
         return
     changes = ", ".join(f"{n} {op}d" if op != "same" else f"{n} unchanged" for op, n in sorted(result.changes.items()))
     click.echo(f"tenant {spec.tenant_id} is up in {result.seconds:.1f}s ({changes or 'no changes'})")
@@ -120,6 +130,70 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
         if secret in admin:
             click.echo(f"  admin credential: Secret {result.outputs.get('namespace')}/{secret}, key {', '.join(admin[secret])}"
                        " (values are never printed; read them with cluster access)")
+    if outcome is not None:
+        _echo_configuration(outcome)
+    _exit_for(outcome)
+
+
+def _exit_for(outcome) -> None:
+    """Objects created: 0 when configured and verified (or --skip-config); 1 when verification failed;
+    2 when the components could not be reached or a role failed."""
+    from spbe_kit.cli.output import EXIT_ERROR
+
+    if outcome is None:
+        return
+    if outcome.status != "configured":
+        raise SystemExit(EXIT_ERROR)
+    if outcome.verification is not None and not outcome.verified:
+        raise SystemExit(EXIT_FAIL)
+
+
+def _echo_configuration(outcome) -> None:
+    if outcome.status == "unreachable":
+        click.echo(f"configuration: not done, components not reachable ({len(outcome.problems)}):")
+        for component, why in sorted(outcome.problems.items()):
+            click.echo(f"  {component}: {why}")
+        click.echo("  nothing was configured; run `spbe tenant configure REQUEST` once they answer")
+        return
+    rows = [[r.component, r.role, r.status, str(r.changed), f"{r.seconds:.1f}s"] for r in outcome.roles]
+    click.echo(table(rows, ["COMPONENT", "ROLE", "RESULT", "CHANGED", "TIME"]))
+    for r in outcome.roles:
+        if r.detail:
+            click.echo(f"\n{r.role} failed:\n{r.detail}")
+    if outcome.verification is not None:
+        counts = outcome.verification["counts"]
+        verdict = "verified" if outcome.verified else "NOT verified"
+        click.echo(f"verification: {verdict} ({counts['pass']} passed, {counts['fail']} failed, "
+                   f"{counts['unverified']} unverified, {counts['error']} errors); details: `spbe verify REQUEST`")
+
+
+@tenant.command("configure")
+@click.argument("request_file", type=click.Path(dir_okay=False, path_type=Path))
+@_catalog_version
+@_registry
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Cluster of the tenant (default: $SPBE_KUBECONFIG, else the local cluster).")
+@click.option("--context", default=None, help="Context in the kubeconfig.")
+@click.option("--no-verify", is_flag=True, help="Do not run the verification suite afterwards.")
+@output_option()
+def configure(request_file, version, registry, kubeconfig, context, no_verify, output) -> None:
+    """Run the roles inside an already provisioned tenant's components, then verify them.
+
+    Every component is reached first (port-forwards for identity and the database, exec into
+    the mail and e-office pods); if one does not answer, nothing is configured. Exit 0 when
+    configured and verified, 1 when verification failed, 2 when unreachable or a role failed.
+    """
+    from spbe_kit.configure.tenant import configure_tenant
+    from spbe_kit.kubeclient import resolve_kubeconfig
+
+    spec = load_request(request_file)
+    catalog = load_catalog(version, registry)
+    outcome = configure_tenant(spec, catalog, resolve_kubeconfig(kubeconfig), context, _progress, verify=not no_verify)
+    if output == "json":
+        emit_json(outcome.to_dict())
+    else:
+        _echo_configuration(outcome)
+    _exit_for(outcome)
 
 
 @tenant.command("status")

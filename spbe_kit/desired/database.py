@@ -41,9 +41,10 @@ test "$count" -gt 1
 """
 
 
-def app_databases(ctx: TenantContext) -> list[str]:
-    """Applications that get their own database and least-privilege role."""
-    return ["identity"] + (["eoffice"] if ctx.spec.has(Component.EOFFICE) else [])
+def app_databases(ctx_or_spec) -> list[str]:
+    """Applications that get their own database and least-privilege role (of a TenantContext or TenantSpec)."""
+    spec = getattr(ctx_or_spec, "spec", ctx_or_spec)
+    return ["identity"] + (["eoffice"] if spec.has(Component.EOFFICE) else [])
 
 
 def _server(ctx: TenantContext) -> list[Manifest]:
@@ -135,6 +136,7 @@ def _backups(ctx: TenantContext) -> list[Manifest]:
 
 def build(ctx: TenantContext) -> list[Manifest]:
     """PostgreSQL server, credentials per application, backup and restore-check jobs."""
-    secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",))]
+    secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",)),
+               w.generated_secret(ctx, COMPONENT, "database-backup", ("password",))]
     secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx)]
     return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *_backups(ctx)]

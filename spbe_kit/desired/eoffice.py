@@ -13,7 +13,11 @@ COMPONENT = "eoffice"
 
 def smtp_endpoint(ctx: TenantContext) -> tuple[str, str]:
     """Where e-office sends mail: the tenant's mail service, or the pemda's own relay."""
-    relay = ctx.spec.eoffice.mail_relay
+    return smtp_endpoint_of(ctx.spec)
+
+
+def smtp_endpoint_of(spec) -> tuple[str, str]:
+    relay = spec.eoffice.mail_relay
     if relay:
         host, port = relay.rsplit(":", 1)
         return host, port

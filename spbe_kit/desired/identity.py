@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from spbe_kit.desired import mail
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
+from spbe_kit.request import Component
 
 COMPONENT = "identity"
+VAULT_DIR = "/opt/keycloak/vault"
+SMTP_PASSWORD_VAULT_KEY = "smtp-password"  # the realm's SMTP password is ${vault.smtp-password}
 ADMIN_USER = "spbe-admin"
 WAIVERS = [
     w.Waiver("CKV_K8S_35", "Keycloak reads its database and bootstrap-admin passwords only from environment variables"),
@@ -18,6 +22,8 @@ WAIVERS = [
 
 def build(ctx: TenantContext) -> list[Manifest]:
     """Keycloak Deployment, its Service, account and admin credentials."""
+    with_mail = ctx.spec.has(Component.MAIL)
+    vault_env = {"KC_VAULT": "file", "KC_VAULT_DIR": VAULT_DIR} if with_mail else {}
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="keycloak",
         image=ctx.catalog.image("keycloak"),
@@ -38,14 +44,22 @@ def build(ctx: TenantContext) -> list[Manifest]:
             "KC_METRICS_ENABLED": "true",
             "KC_CACHE": "ispn",
             "KC_CACHE_STACK": "kubernetes",
+            **vault_env,
         },
-        mounts={"tmp": "/tmp", "data": "/opt/keycloak/data"},
+        mounts={"tmp": "/tmp", "data": "/opt/keycloak/data", **({"vault": VAULT_DIR} if with_mail else {})},
+        read_only_mounts=frozenset({"vault"} if with_mail else set()),
         startup=w.http_probe("/health/started", "management", period=10, failures=60),
         liveness=w.http_probe("/health/live", "management"),
         readiness=w.http_probe("/health/ready", "management"),
         read_only_root=False,
     ))
-    pod = w.pod_spec(ctx, COMPONENT, [container], {"tmp": w.empty_dir(), "data": w.empty_dir("1Gi")})
+    volumes = {"tmp": w.empty_dir(), "data": w.empty_dir("1Gi")}
+    if with_mail:
+        # Keycloak's file vault: <realm>_<key>, here the noreply mailbox's password for the realm's SMTP login
+        vault = w.secret_volume(mail.ACCOUNTS_SECRET)
+        vault["secret"]["items"] = [{"key": mail.NOREPLY_KEY, "path": f"{ctx.spec.tenant_id}_{SMTP_PASSWORD_VAULT_KEY}"}]
+        volumes["vault"] = vault
+    pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
         service_account(ctx, COMPONENT, COMPONENT),
         w.generated_secret(ctx, COMPONENT, "identity-admin", ("password",)),

@@ -9,6 +9,8 @@ from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
 
 COMPONENT = "mail"
+ACCOUNTS_SECRET = "mail-accounts"  # passwords of the service mailboxes the roles create
+NOREPLY_KEY = "noreply-password"   # identity's and e-office's login on submission
 
 
 def build(ctx: TenantContext) -> list[Manifest]:
@@ -31,6 +33,8 @@ def build(ctx: TenantContext) -> list[Manifest]:
     ports = {"smtp": (25, PORT["mail-smtp"]), "submission": (587, PORT["mail-submission"]), "imaps": (993, PORT["mail-imaps"])}
     return [
         service_account(ctx, COMPONENT, COMPONENT),
+        w.generated_secret(ctx, COMPONENT, ACCOUNTS_SECRET, (NOREPLY_KEY,)),
+        w.generated_secret(ctx, COMPONENT, "webmail-oidc", ("client-secret",)),
         w.volume_claim(ctx, COMPONENT, "mail-data", ctx.size(COMPONENT).storage or ""),
         w.service(ctx, COMPONENT, COMPONENT, ports),
         w.service(ctx, COMPONENT, COMPONENT, ports, headless=True),

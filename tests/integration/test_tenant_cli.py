@@ -93,17 +93,22 @@ def test_a_backup_job_that_completes_satisfies_the_guard(cluster, running_tenant
     assert dt.timedelta(0) <= age < health.BACKUP_MAX_AGE
 
 
-def test_verify_on_pods_that_cannot_exec_is_an_error_never_a_pass(cluster, running_tenant, tmp_path):
-    """kwok's pods run no containers, so `kubectl exec` fails: every check must come back as an error (exit 2)."""
+def _request_file(state, tmp_path):
+    """The request file of the running tenant (scaffolded for its region, renamed as tenant_state does)."""
     from spbe_kit.catalog import load_catalog
     from spbe_kit.request import Tier, parse_request
     from spbe_kit.scaffold import new_request
 
     text = new_request("35.10", load_catalog(), Tier("small"))
-    text = text.replace(f"name: {parse_request(text).tenant_id}", f"name: {running_tenant.tenant_id}", 1)
+    text = text.replace(f"name: {parse_request(text).tenant_id}", f"name: {state.tenant_id}", 1)
     request = tmp_path / "request.yaml"
     request.write_text(text)
-    result = spbe(cluster, "verify", str(request), "--output", "json")
+    return request
+
+
+def test_verify_on_pods_that_cannot_exec_is_an_error_never_a_pass(cluster, running_tenant, tmp_path):
+    """kwok's pods run no containers, so `kubectl exec` fails: every check must come back as an error (exit 2)."""
+    result = spbe(cluster, "verify", str(_request_file(running_tenant, tmp_path)), "--output", "json")
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert not report["verified"] and report["counts"]["pass"] == 0
@@ -112,3 +117,19 @@ def test_verify_on_pods_that_cannot_exec_is_an_error_never_a_pass(cluster, runni
         by_component.setdefault(r["component"], set()).add(r["status"])
     assert by_component == {c: {"error"} for c in ("database", "identity", "mail", "monitoring", "eoffice")}
     assert all("cannot run commands on kubectl://" in r["detail"] for r in report["results"])
+
+
+def test_configure_names_every_unreachable_component_and_configures_nothing(cluster, running_tenant, tmp_path,
+                                                                         api_client):
+    """kwok runs no containers: no exec into mail/e-office, no answer through the identity/database tunnels."""
+    import base64
+
+    result = spbe(cluster, "tenant", "configure", str(_request_file(running_tenant, tmp_path)), "--output", "json")
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    outcome = json.loads(result.stdout)
+    assert outcome["status"] == "unreachable" and outcome["roles"] == [] and outcome["verification"] is None
+    assert set(outcome["unreachable"]) == {"identity", "database", "mail", "eoffice"}
+    assert "cannot run commands in pod" in outcome["unreachable"]["mail"]
+    secret = client.CoreV1Api(api_client).read_namespaced_secret("identity-admin", running_tenant.tenant_id)
+    password = base64.b64decode(secret.data["password"]).decode()
+    assert password not in result.stdout + result.stderr

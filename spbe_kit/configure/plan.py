@@ -1,0 +1,116 @@
+"""The configuration plan: which Ansible role runs against which component, with which variables.
+
+A pure function of the tenant's request, its desired state, the credentials the stack generated, and
+how the controller reaches the components. Nothing here is written down twice: hosts come from the
+desired state, the SMTP vault key from the identity Deployment, credentials from the generated Secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spbe_kit.desired import identity, mail
+from spbe_kit.desired.database import app_databases
+from spbe_kit.desired.eoffice import smtp_endpoint_of
+from spbe_kit.desired.network import PORT
+from spbe_kit.errors import SpbeError
+from spbe_kit.request import Component, TenantSpec
+
+
+class MissingCredential(SpbeError):
+    """A generated Secret the configuration needs is not in the cluster."""
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How the controller reaches the components: URLs of port-forwards, and pods for the kubectl connection."""
+
+    identity_url: str
+    database_host: str
+    database_port: int
+    pods: dict[str, tuple[str, str]] = field(default_factory=dict)  # component -> (pod, container)
+
+
+@dataclass(frozen=True)
+class RoleRun:
+    component: str
+    role: str
+    host: str  # "localhost" (the controller, through a port-forward) or the pod's name
+    connection: dict[str, str]
+    variables: dict = field(repr=False)  # holds credentials: never printed
+
+
+class Credentials:
+    """The values of the tenant's generated Secrets (name -> key -> value); the repr shows only names."""
+
+    def __init__(self, values: dict[str, dict[str, str]]) -> None:
+        self._values = values
+
+    def get(self, secret: str, key: str) -> str:
+        try:
+            return self._values[secret][key]
+        except KeyError:
+            raise MissingCredential(f"the generated Secret {secret} (key {key}) is missing from the tenant's namespace",
+                                    hint="run `spbe tenant up` again so the stack recreates it") from None
+
+    def __repr__(self) -> str:
+        return f"Credentials({sorted(self._values)})"
+
+
+def _pod_connection(reach: Reach, component: str, namespace: str, kubeconfig: str) -> tuple[str, dict[str, str]]:
+    pod, container = reach.pods[component]
+    return pod, {"ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": pod,
+                 "ansible_kubectl_container": container, "ansible_kubectl_namespace": namespace,
+                 "ansible_kubectl_kubeconfig": kubeconfig}
+
+
+def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str) -> list[RoleRun]:
+    """The role runs for a tenant, in order: database, identity, mail, e-office."""
+    tenant, domain = spec.tenant_id, spec.domain
+    local = {"ansible_connection": "local"}
+    runs = [RoleRun("database", "spbe_database", "localhost", local, {
+        "spbe_database_login_host": reach.database_host, "spbe_database_login_port": reach.database_port,
+        "spbe_database_login_password": credentials.get("database-superuser", "password"),
+        "spbe_database_apps": [{"name": app, "password": credentials.get(f"database-{app}", "password")}
+                               for app in app_databases(spec)],
+        "spbe_database_backup_password": credentials.get("database-backup", "password"),
+        "spbe_database_hba_file": "",  # the image's pg_hba is not managed from the controller
+    })]
+    clients = [{"client_id": "grafana", "name": "Grafana", "host": "monitoring", "redirect_paths": ["/login/generic_oauth"]}]
+    secrets = {"grafana": credentials.get("grafana-oidc", "client-secret")}
+    if spec.has(Component.EOFFICE):
+        clients.insert(0, {"client_id": "eoffice", "name": "E-Office", "host": "eoffice", "redirect_paths": ["/oidc/callback"]})
+        secrets["eoffice"] = credentials.get("eoffice-oidc", "client-secret")
+    if spec.has(Component.MAIL):
+        clients.append({"client_id": "webmail", "name": "Webmail", "host": "webmail", "redirect_paths": ["/oidc/callback"]})
+        secrets["webmail"] = credentials.get("webmail-oidc", "client-secret")
+    identity_vars = {
+        "spbe_identity_tenant": tenant, "spbe_identity_domain": domain, "spbe_identity_display_name": f"Pemerintah {spec.pemda.name}",
+        "spbe_identity_url": reach.identity_url, "spbe_identity_admin_user": identity.ADMIN_USER,
+        "spbe_identity_admin_password": credentials.get("identity-admin", "password"),
+        "spbe_identity_clients": clients, "spbe_identity_client_secrets": secrets,
+        "spbe_identity_smtp_host": "mail", "spbe_identity_smtp_port": 587,
+        "spbe_identity_smtp_user": f"noreply@{domain}" if spec.has(Component.MAIL) else "",
+        "spbe_identity_smtp_password_vault_key": identity.SMTP_PASSWORD_VAULT_KEY,
+    }
+    runs.append(RoleRun("identity", "spbe_identity", "localhost", local, identity_vars))
+    if spec.has(Component.MAIL):
+        host, connection = _pod_connection(reach, "mail", tenant, kubeconfig)
+        runs.append(RoleRun("mail", "spbe_mail", host, connection, {
+            "spbe_mail_tenant": tenant, "spbe_mail_domain": domain,
+            "spbe_mail_postmaster_recipients": sorted({c.email for c in spec.contacts}),
+            "spbe_mail_mailboxes": [{"name": "noreply", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)}],
+            "spbe_mail_smtp_port": PORT["mail-smtp"], "spbe_mail_submission_port": PORT["mail-submission"],
+            "spbe_mail_imaps_port": PORT["mail-imaps"],
+        }))
+    if spec.has(Component.EOFFICE):
+        host, connection = _pod_connection(reach, "eoffice", tenant, kubeconfig)
+        smtp_host, smtp_port = smtp_endpoint_of(spec)
+        runs.append(RoleRun("eoffice", "spbe_eoffice", host, connection, {
+            "spbe_eoffice_tenant": tenant, "spbe_eoffice_domain": domain,
+            "spbe_eoffice_oidc_client_secret": credentials.get("eoffice-oidc", "client-secret"),
+            "spbe_eoffice_db_password": credentials.get("database-eoffice", "password"),
+            "spbe_eoffice_smtp_host": smtp_host, "spbe_eoffice_smtp_port": int(smtp_port),
+        }))
+    return runs
+

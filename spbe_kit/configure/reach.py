@@ -1,0 +1,132 @@
+"""Reaching a tenant's components from the controller: port-forwards for API roles, exec for pod roles.
+
+Each way is proven before anything is configured (an HTTP answer through the Keycloak tunnel, a
+PostgreSQL SSL answer through the database tunnel, `true` run in the pod); a component that does not
+answer is named with the reason, and nothing is configured."""
+
+from __future__ import annotations
+
+import re
+import select
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from kubernetes import client
+
+from spbe_kit.configure.plan import Reach
+from spbe_kit.desired.context import LABEL_COMPONENT, LABEL_TENANT
+from spbe_kit.kubeclient import api_client
+from spbe_kit.request import Component, TenantSpec
+from spbe_kit.verify.hosts import CONTAINER
+
+FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Reachability:
+    reach: Reach | None
+    problems: dict[str, str] = field(default_factory=dict)  # component -> why it cannot be reached
+
+
+class _Kubectl:
+    def __init__(self, kubectl: Path, kubeconfig: Path, context: str | None, namespace: str) -> None:
+        self.base = [str(kubectl), "--kubeconfig", str(kubeconfig), "--namespace", namespace,
+                     *(["--context", context] if context else [])]
+
+    def exec_works(self, pod: str, container: str) -> tuple[bool, str]:
+        proc = subprocess.run([*self.base, "exec", pod, "-c", container, "--", "true"],
+                              capture_output=True, text=True, timeout=60)
+        return proc.returncode == 0, proc.stderr.strip()[-300:]
+
+    @contextmanager
+    def port_forward(self, service: str, port: int) -> Iterator[int | None]:
+        proc = subprocess.Popen([*self.base, "port-forward", "--address", "127.0.0.1", f"svc/{service}", f":{port}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        local = None
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and proc.poll() is None:
+                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+                if ready:
+                    match = FORWARDING.search(proc.stdout.readline())
+                    if match:
+                        local = int(match.group(1))
+                        break
+            yield local
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _http_answers(url: str) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status < 500, f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500, f"HTTP {exc.code}"
+    except OSError as exc:
+        return False, f"no answer through the port-forward ({exc})"
+
+
+def _postgres_answers(port: int) -> tuple[bool, str]:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")  # SSLRequest
+            answer = sock.recv(1)
+        return answer in (b"S", b"N"), f"answered {answer!r}"
+    except OSError as exc:
+        return False, f"no answer through the port-forward ({exc})"
+
+
+def _pods(spec: TenantSpec, kubeconfig: Path, context: str | None) -> dict[str, str]:
+    core = client.CoreV1Api(api_client(kubeconfig, context))
+    out = {}
+    for pod in core.list_namespaced_pod(spec.tenant_id, label_selector=f"{LABEL_TENANT}={spec.tenant_id}").items:
+        component = (pod.metadata.labels or {}).get(LABEL_COMPONENT)
+        if component and component not in out and pod.status and pod.status.phase == "Running":
+            out[component] = pod.metadata.name
+    return out
+
+
+@contextmanager
+def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context: str | None = None) -> Iterator[Reachability]:
+    """Open and prove the ways in; they stay open for the duration of the `with` block."""
+    k = _Kubectl(kubectl, kubeconfig, context, spec.tenant_id)
+    problems: dict[str, str] = {}
+    pods = _pods(spec, kubeconfig, context)
+    pod_roles = {}
+    for component in [c for c in (Component.MAIL, Component.EOFFICE) if spec.has(c)]:
+        name = component.value
+        if name not in pods:
+            problems[name] = "no running pod"
+            continue
+        ok, why = k.exec_works(pods[name], CONTAINER[name])
+        if ok:
+            pod_roles[name] = (pods[name], CONTAINER[name])
+        else:
+            problems[name] = f"cannot run commands in pod {pods[name]}: {why}"
+    with ExitStack() as stack:
+        identity_port = stack.enter_context(k.port_forward("identity", 8080))
+        database_port = stack.enter_context(k.port_forward("database", 5432))
+        for name, port, probe in (("identity", identity_port, lambda p: _http_answers(f"http://127.0.0.1:{p}/realms/master")),
+                                  ("database", database_port, _postgres_answers)):
+            if port is None:
+                problems[name] = "kubectl port-forward did not start"
+                continue
+            ok, why = probe(port)
+            if not ok:
+                problems[name] = why
+        if problems:
+            yield Reachability(None, problems)
+        else:
+            yield Reachability(Reach(f"http://127.0.0.1:{identity_port}", "127.0.0.1", database_port, pod_roles))

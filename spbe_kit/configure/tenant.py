@@ -1,0 +1,67 @@
+"""Configure a provisioned tenant: reach its components, run the roles, then verify (`tenant up`/`tenant configure`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from spbe_kit.catalog.model import Catalog
+from spbe_kit.request import TenantSpec
+
+
+@dataclass
+class ConfigureOutcome:
+    tenant: str
+    status: str  # configured | unreachable | failed
+    problems: dict[str, str] = field(default_factory=dict)
+    roles: list = field(default_factory=list)
+    verification: dict | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "configured" and bool(self.verification) and self.verification["verified"]
+
+    def to_dict(self) -> dict:
+        from spbe_kit.configure.run import as_dicts
+
+        return {"tenant": self.tenant, "status": self.status, "unreachable": self.problems,
+                "roles": as_dicts(self.roles), "verification": self.verification}
+
+
+def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, context: str | None = None,
+                     progress: Callable[[str], None] = lambda _: None, verify: bool = True) -> ConfigureOutcome:
+    from spbe_kit.cluster.binaries import require
+    from spbe_kit.configure.credentials import read_credentials
+    from spbe_kit.configure.plan import configuration_plan
+    from spbe_kit.configure.reach import reach_components
+    from spbe_kit.configure.run import run_plan
+    from spbe_kit.desired import desired_state
+
+    state = desired_state(spec, catalog)
+    kubectl = require("kubectl")
+    progress(f"configure: reaching the components of {spec.tenant_id} ...")
+    with reach_components(spec, kubectl, kubeconfig, context) as reachability:
+        if reachability.reach is None:
+            for component, why in sorted(reachability.problems.items()):
+                progress(f"configure: {component} is not reachable: {why}")
+            return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
+        plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach, str(kubeconfig))
+        results = run_plan(plan, progress)
+    outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
+                               else "failed", roles=results)
+    if outcome.status == "configured" and verify:
+        import os
+
+        from spbe_kit.provision.health import tenant_health
+        from spbe_kit.verify.hosts import component_hosts
+        from spbe_kit.verify.run import run_suite
+        from spbe_kit.verify.targets import production_targets
+
+        progress("verify: running the verification suite ...")
+        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
+        components = sorted({m.component for m in state.manifests} & {"database", "identity", "mail", "monitoring", "eoffice"})
+        hosts = component_hosts(spec.tenant_id, components, kubeconfig, context)
+        targets = production_targets(state, hosts, tenant_health(spec.tenant_id, kubeconfig, context).last_backup)
+        outcome.verification = run_suite(targets, components).to_dict()
+    return outcome

@@ -1,0 +1,87 @@
+"""The configuration plan: every role gets variables its argument spec accepts, credentials from the Secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from spbe_kit.configure.plan import Credentials, MissingCredential, Reach, configuration_plan
+from spbe_kit.desired import identity
+from spbe_kit.request import load_request
+from spbe_kit.roles import role_defaults, roles_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def _credentials(state) -> Credentials:
+    """A distinct value for every generated key of the desired state, as the stack would make them."""
+    values: dict[str, dict[str, str]] = {}
+    for manifest in state.manifests:
+        for key in manifest.generated_keys:
+            values.setdefault(manifest.name, {})[key] = f"{manifest.name}/{key}/" + "x" * 32
+    return Credentials(values)
+
+
+REACH = Reach("http://127.0.0.1:18080", "127.0.0.1", 15432,
+              {"mail": ("mail-0", "mail"), "eoffice": ("eoffice-6d9f-x", "eoffice")})
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_planned_role_run_passes_the_roles_argument_spec(path, catalog):
+    from spbe_kit.desired import desired_state
+
+    spec = load_request(path)
+    state = desired_state(spec, catalog)
+    runs = configuration_plan(spec, _credentials(state), REACH, "/k/config")
+    assert runs, "nothing planned"
+    for run in runs:
+        options = yaml.safe_load((roles_dir() / run.role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        result = ArgumentSpecValidator(options).validate(run.variables)
+        assert not result.error_messages, f"{run.role}: {result.error_messages}"
+        assert set(run.variables) <= set(role_defaults(run.role)), f"{run.role}: variables the role does not know"
+
+
+def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config")}
+    ident = runs["identity"].variables
+    assert ident["spbe_identity_admin_password"].startswith("identity-admin/password/")
+    assert ident["spbe_identity_client_secrets"]["eoffice"] == runs["eoffice"].variables["spbe_eoffice_oidc_client_secret"]
+    assert ident["spbe_identity_client_secrets"]["grafana"].startswith("grafana-oidc/")
+    noreply = runs["mail"].variables["spbe_mail_mailboxes"][0]
+    assert noreply["name"] == "noreply" and ident["spbe_identity_smtp_user"] == "noreply@banyuwangikab.go.id"
+    assert noreply["password"].startswith("mail-accounts/noreply-password/")
+    apps = {a["name"]: a["password"] for a in runs["database"].variables["spbe_database_apps"]}
+    assert apps["eoffice"] == runs["eoffice"].variables["spbe_eoffice_db_password"]
+    assert runs["mail"].variables["spbe_mail_postmaster_recipients"] == ["aptika@banyuwangikab.go.id"]
+    assert "x" * 32 not in repr(runs["identity"]) and "x" * 32 not in repr(_credentials(banyuwangi))
+
+
+def test_identitys_vault_file_is_the_one_the_role_points_the_realm_at(banyuwangi):
+    """The Deployment mounts <realm>_<key>; the realm reads ${vault.<key>}: both from one constant."""
+    deployment = banyuwangi.get("Deployment", "identity").body["spec"]["template"]["spec"]
+    vault = next(v for v in deployment["volumes"] if v["name"] == "vault")
+    assert vault["secret"]["items"][0]["path"] == f"kab-banyuwangi_{identity.SMTP_PASSWORD_VAULT_KEY}"
+    assert role_defaults("spbe_identity")["spbe_identity_smtp_password_vault_key"] == identity.SMTP_PASSWORD_VAULT_KEY
+
+
+def test_pod_roles_reach_their_pod_through_kubectl(banyuwangi):
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config")}
+    assert runs["mail"].connection == {
+        "ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": "mail-0",
+        "ansible_kubectl_container": "mail", "ansible_kubectl_namespace": "kab-banyuwangi",
+        "ansible_kubectl_kubeconfig": "/k/config"}
+    assert runs["identity"].connection == {"ansible_connection": "local"}
+    assert runs["identity"].variables["spbe_identity_url"] == "http://127.0.0.1:18080"
+
+
+def test_a_missing_secret_names_itself(banyuwangi):
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    with pytest.raises(MissingCredential) as error:
+        configuration_plan(spec, Credentials({}), REACH, "/k/config")
+    assert "database-superuser" in str(error.value) and "spbe tenant up" in str(error.value)
