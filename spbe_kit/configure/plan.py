@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity, mail
 from spbe_kit.desired.database import app_databases
-from spbe_kit.desired.eoffice import smtp_endpoint_of
+from spbe_kit.desired.eoffice import noreply_address, smtp_endpoint_of
 from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
 from spbe_kit.request import Component, TenantSpec
@@ -57,14 +57,23 @@ class Credentials:
         return f"Credentials({sorted(self._values)})"
 
 
-def _pod_connection(reach: Reach, component: str, namespace: str, kubeconfig: str) -> tuple[str, dict[str, str]]:
+def _pod_connection(reach: Reach, component: str, namespace: str, kubeconfig: str,
+                    context: str | None) -> tuple[str, dict[str, str]]:
     pod, container = reach.pods[component]
     return pod, {"ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": pod,
                  "ansible_kubectl_container": container, "ansible_kubectl_namespace": namespace,
-                 "ansible_kubectl_kubeconfig": kubeconfig}
+                 "ansible_kubectl_kubeconfig": kubeconfig, **({"ansible_kubectl_context": context} if context else {})}
 
 
-def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str) -> list[RoleRun]:
+def postmaster_recipients(spec: TenantSpec) -> list[str]:
+    """postmaster@ and abuse@ land in the postmaster mailbox, with a copy to every contact outside the domain
+    (contacts inside it may have no mailbox on this server yet)."""
+    outside = sorted({c.email.lower() for c in spec.contacts if not c.email.lower().endswith("@" + spec.domain)})
+    return [f"postmaster@{spec.domain}", *outside]
+
+
+def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str,
+                       context: str | None = None) -> list[RoleRun]:
     """The role runs for a tenant, in order: database, identity, mail, e-office."""
     tenant, domain = spec.tenant_id, spec.domain
     local = {"ansible_connection": "local"}
@@ -84,33 +93,40 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
     if spec.has(Component.MAIL):
         clients.append({"client_id": "webmail", "name": "Webmail", "host": "webmail", "redirect_paths": ["/oidc/callback"]})
         secrets["webmail"] = credentials.get("webmail-oidc", "client-secret")
+    smtp_host, smtp_port = smtp_endpoint_of(spec)
     identity_vars = {
         "spbe_identity_tenant": tenant, "spbe_identity_domain": domain, "spbe_identity_display_name": f"Pemerintah {spec.pemda.name}",
         "spbe_identity_url": reach.identity_url, "spbe_identity_admin_user": identity.ADMIN_USER,
         "spbe_identity_admin_password": credentials.get("identity-admin", "password"),
         "spbe_identity_clients": clients, "spbe_identity_client_secrets": secrets,
-        "spbe_identity_smtp_host": "mail", "spbe_identity_smtp_port": 587,
-        "spbe_identity_smtp_user": f"noreply@{domain}" if spec.has(Component.MAIL) else "",
+        # the tenant's mail (submission, with the noreply login), or the pemda's relay e-office uses
+        "spbe_identity_smtp_host": smtp_host, "spbe_identity_smtp_port": int(smtp_port),
+        "spbe_identity_smtp_user": noreply_address(spec) if spec.has(Component.MAIL) else "",
         "spbe_identity_smtp_password_vault_key": identity.SMTP_PASSWORD_VAULT_KEY,
     }
     runs.append(RoleRun("identity", "spbe_identity", "localhost", local, identity_vars))
     if spec.has(Component.MAIL):
-        host, connection = _pod_connection(reach, "mail", tenant, kubeconfig)
+        host, connection = _pod_connection(reach, "mail", tenant, kubeconfig, context)
         runs.append(RoleRun("mail", "spbe_mail", host, connection, {
             "spbe_mail_tenant": tenant, "spbe_mail_domain": domain,
-            "spbe_mail_postmaster_recipients": sorted({c.email for c in spec.contacts}),
-            "spbe_mail_mailboxes": [{"name": "noreply", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)}],
+            "spbe_mail_postmaster_recipients": postmaster_recipients(spec),
+            "spbe_mail_mailboxes": [
+                {"name": "noreply", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)},
+                {"name": "postmaster", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.POSTMASTER_KEY)},
+            ],
             "spbe_mail_smtp_port": PORT["mail-smtp"], "spbe_mail_submission_port": PORT["mail-submission"],
             "spbe_mail_imaps_port": PORT["mail-imaps"],
         }))
     if spec.has(Component.EOFFICE):
-        host, connection = _pod_connection(reach, "eoffice", tenant, kubeconfig)
-        smtp_host, smtp_port = smtp_endpoint_of(spec)
+        host, connection = _pod_connection(reach, "eoffice", tenant, kubeconfig, context)
         runs.append(RoleRun("eoffice", "spbe_eoffice", host, connection, {
             "spbe_eoffice_tenant": tenant, "spbe_eoffice_domain": domain,
             "spbe_eoffice_oidc_client_secret": credentials.get("eoffice-oidc", "client-secret"),
             "spbe_eoffice_db_password": credentials.get("database-eoffice", "password"),
             "spbe_eoffice_smtp_host": smtp_host, "spbe_eoffice_smtp_port": int(smtp_port),
+            **({"spbe_eoffice_smtp_user": noreply_address(spec),
+                "spbe_eoffice_smtp_password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)}
+               if spec.has(Component.MAIL) else {}),
         }))
     return runs
 

@@ -10,6 +10,7 @@ import re
 import select
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,6 +60,8 @@ class _Kubectl:
                     if match:
                         local = int(match.group(1))
                         break
+            # keep reading what kubectl prints per connection, or its pipe fills and the tunnel stalls
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
             yield local
         finally:
             proc.terminate()

@@ -46,20 +46,22 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
             for component, why in sorted(reachability.problems.items()):
                 progress(f"configure: {component} is not reachable: {why}")
             return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
-        plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach, str(kubeconfig))
+        plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach,
+                                  str(kubeconfig), context)
+        import os
+
+        # Ansible's kubectl connection looks for `kubectl` on PATH: make ours findable before the pod roles run
+        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
         results = run_plan(plan, progress)
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)
     if outcome.status == "configured" and verify:
-        import os
-
         from spbe_kit.provision.health import tenant_health
         from spbe_kit.verify.hosts import component_hosts
         from spbe_kit.verify.run import run_suite
         from spbe_kit.verify.targets import production_targets
 
         progress("verify: running the verification suite ...")
-        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
         components = sorted({m.component for m in state.manifests} & {"database", "identity", "mail", "monitoring", "eoffice"})
         hosts = component_hosts(spec.tenant_id, components, kubeconfig, context)
         targets = production_targets(state, hosts, tenant_health(spec.tenant_id, kubeconfig, context).last_backup)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from spbe_kit.desired import mail
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
+from spbe_kit.request import Component
 
 COMPONENT = "eoffice"
 
@@ -14,6 +16,17 @@ COMPONENT = "eoffice"
 def smtp_endpoint(ctx: TenantContext) -> tuple[str, str]:
     """Where e-office sends mail: the tenant's mail service, or the pemda's own relay."""
     return smtp_endpoint_of(ctx.spec)
+
+
+def noreply_address(spec) -> str:
+    """The service mailbox identity and e-office send as, on the tenant's own mail server."""
+    return f"noreply@{spec.domain}"
+
+
+def _noreply_volume() -> dict:
+    volume = w.secret_volume(mail.ACCOUNTS_SECRET)
+    volume["secret"]["items"] = [{"key": mail.NOREPLY_KEY, "path": mail.NOREPLY_KEY}]
+    return volume
 
 
 def smtp_endpoint_of(spec) -> tuple[str, str]:
@@ -27,6 +40,10 @@ def smtp_endpoint_of(spec) -> tuple[str, str]:
 def build(ctx: TenantContext) -> list[Manifest]:
     """E-office Deployment, its Service, account and OIDC/session secrets."""
     smtp_host, smtp_port = smtp_endpoint(ctx)
+    with_mail = ctx.spec.has(Component.MAIL)
+    # the tenant's mail accepts only logged-in senders on submission: e-office uses the noreply mailbox
+    smtp_login = {"EOFFICE_SMTP_USER": noreply_address(ctx.spec),
+                  "EOFFICE_SMTP_PASSWORD_FILE": f"/run/secrets/mail/{mail.NOREPLY_KEY}"} if with_mail else {}
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="eoffice",
         image=ctx.catalog.image("eoffice"),
@@ -46,9 +63,11 @@ def build(ctx: TenantContext) -> list[Manifest]:
             "EOFFICE_SMTP_HOST": smtp_host,
             "EOFFICE_SMTP_PORT": smtp_port,
             "EOFFICE_SMTP_STARTTLS": "true",
+            **smtp_login,
         },
-        mounts={"oidc": "/run/secrets/oidc", "session": "/run/secrets/session", "database": "/run/secrets/database", "tmp": "/tmp"},
-        read_only_mounts=frozenset({"oidc", "session", "database"}),
+        mounts={"oidc": "/run/secrets/oidc", "session": "/run/secrets/session", "database": "/run/secrets/database",
+                "tmp": "/tmp", **({"mail": "/run/secrets/mail"} if with_mail else {})},
+        read_only_mounts=frozenset({"oidc", "session", "database", "mail"}),
         liveness=w.http_probe("/healthz", "http"),
         readiness=w.http_probe("/readyz", "http", period=5),
     ))
@@ -57,6 +76,7 @@ def build(ctx: TenantContext) -> list[Manifest]:
         "session": w.secret_volume("eoffice-session"),
         "database": w.secret_volume("database-eoffice"),
         "tmp": w.empty_dir(),
+        **({"mail": _noreply_volume()} if with_mail else {}),
     })
     return [
         service_account(ctx, COMPONENT, COMPONENT),

@@ -11,6 +11,7 @@ from spbe_kit.desired.rbac import service_account
 COMPONENT = "mail"
 ACCOUNTS_SECRET = "mail-accounts"  # passwords of the service mailboxes the roles create
 NOREPLY_KEY = "noreply-password"   # identity's and e-office's login on submission
+POSTMASTER_KEY = "postmaster-password"  # the postmaster mailbox (postmaster@ and abuse@ land there)
 
 
 def build(ctx: TenantContext) -> list[Manifest]:
@@ -33,7 +34,7 @@ def build(ctx: TenantContext) -> list[Manifest]:
     ports = {"smtp": (25, PORT["mail-smtp"]), "submission": (587, PORT["mail-submission"]), "imaps": (993, PORT["mail-imaps"])}
     return [
         service_account(ctx, COMPONENT, COMPONENT),
-        w.generated_secret(ctx, COMPONENT, ACCOUNTS_SECRET, (NOREPLY_KEY,)),
+        w.generated_secret(ctx, COMPONENT, ACCOUNTS_SECRET, (NOREPLY_KEY, POSTMASTER_KEY)),
         w.generated_secret(ctx, COMPONENT, "webmail-oidc", ("client-secret",)),
         w.volume_claim(ctx, COMPONENT, "mail-data", ctx.size(COMPONENT).storage or ""),
         w.service(ctx, COMPONENT, COMPONENT, ports),

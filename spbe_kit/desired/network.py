@@ -71,6 +71,8 @@ def flows(ctx: TenantContext) -> list[Flow]:
     relay = ctx.spec.eoffice.mail_relay
     if relay and ctx.spec.has(Component.EOFFICE):
         table.append(Flow("eoffice", INTERNET, int(relay.rsplit(":", 1)[1]), "e-office sends through the pemda's relay"))
+    if relay and not ctx.spec.has(Component.MAIL):
+        table.append(Flow("identity", INTERNET, int(relay.rsplit(":", 1)[1]), "identity sends account mail through the pemda's relay"))
     present = set(workloads_of(ctx)) | {INGRESS_CONTROLLER, INTERNET}
     return [f for f in table if f.source in present and f.target in present]
 

@@ -75,6 +75,22 @@ def _parse_junit(path: Path, targets: Targets) -> list[CheckResult]:
     return results
 
 
+def suite_checks() -> dict[str, list[str]]:
+    """Every check of the suite, per component, as named in reports."""
+    import re
+
+    return {p.stem.removeprefix("test_"): [n.replace("_", " ") for n in re.findall(r"^def test_(\w+)", p.read_text(), re.M)]
+            for p in sorted(SUITE.glob("test_*.py"))}
+
+
+def _missing_checks(results: list[CheckResult], targets: Targets) -> list[CheckResult]:
+    """A check of a targeted component with no result did not run: an error, never a silent pass."""
+    seen = {(r.component, r.check) for r in results}
+    return [CheckResult(component, check, "error", "the check produced no result", targets.targets[component].host)
+            for component, checks in suite_checks().items() if component in targets.targets
+            for check in checks if (component, check) not in seen]
+
+
 def run_suite(targets: Targets, expected: list[str] | None = None, timeout: int = 600) -> VerifyReport:
     """Every check of every targeted component; components in `expected` without a target are reported
     as unverified, never silently left out."""
@@ -84,18 +100,22 @@ def run_suite(targets: Targets, expected: list[str] | None = None, timeout: int 
         targets_file, junit, ini = tmp_path / "targets.json", tmp_path / "junit.xml", tmp_path / "pytest.ini"
         targets.write(targets_file)
         ini.write_text("[pytest]\n")
-        env = {**os.environ, "SPBE_VERIFY_TARGETS": str(targets_file), "PYTHONDONTWRITEBYTECODE": "1"}
+        # nothing from the caller's pytest settings may select or skip checks (PYTEST_ADDOPTS -k ...)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env.update({"SPBE_VERIFY_TARGETS": str(targets_file), "PYTHONDONTWRITEBYTECODE": "1"})
         cmd = [sys.executable, "-m", "pytest", str(SUITE), "-c", str(ini), "--rootdir", str(SUITE),
                "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", f"--junitxml={junit}",
-               "-o", "junit_family=xunit1"]
+               "-o", "junit_family=xunit1", "-o", "addopts="]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise SpbeError(f"verification did not finish within {timeout} s",
                             hint="are the component hosts reachable? try one with --component") from None
-        if not junit.exists():
-            raise SpbeError(f"the verification suite could not run: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        if proc.returncode not in (0, 1) or not junit.exists():  # 0 all passed, 1 some failed; else it broke
+            raise SpbeError(f"the verification suite did not run to the end (pytest exit {proc.returncode}): "
+                            f"{(proc.stderr or proc.stdout).strip()[-500:]}")
         results = _parse_junit(junit, targets)
+    results += _missing_checks(results, targets)
     for component in expected or []:
         if component not in targets.targets:
             results.append(CheckResult(component, "all checks", "unverified", "no reachable host for this component"))

@@ -36,6 +36,7 @@ class DatabaseFacts:
 
 @dataclass(frozen=True)
 class IdentityFacts:
+    realm: str
     http_port: int
     management_port: int
     listen_address: str = "0.0.0.0"
@@ -66,6 +67,7 @@ class MonitoringFacts:
 class EofficeFacts:
     config_file: str
     oidc_issuer: str
+    smtp_user: str = ""  # the submission login e-office must use; empty: none expected
 
 
 FACTS: dict[str, type] = {
@@ -174,7 +176,7 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
                                       server_key=f"{pgdata}/server.key", backup_last_success=last_backup or ""))
     if "identity" in components:
         ports = _ports(_container(state, "identity"))
-        add("identity", IdentityFacts(http_port=ports["http"], management_port=ports["management"]))
+        add("identity", IdentityFacts(realm=state.tenant_id, http_port=ports["http"], management_port=ports["management"]))
     if "mail" in components:
         ports, d = _ports(_container(state, "mail")), role_defaults("spbe_mail")
         add("mail", MailFacts(smtp_port=ports["smtp"], submission_port=ports["submission"], imaps_port=ports["imaps"],
@@ -188,7 +190,7 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
         add("monitoring", MonitoringFacts(tenant=state.tenant_id, port=_ports(prometheus)["http"], config_file=config,
                                           rules_file=f"{d['spbe_monitoring_rules_dir']}/spbe-tenant.yml"))
     if "eoffice" in components:
-        d = role_defaults("spbe_eoffice")
+        d, env = role_defaults("spbe_eoffice"), _env(_container(state, "eoffice"))
         add("eoffice", EofficeFacts(config_file=f"{d['spbe_eoffice_config_dir']}/eoffice.env",
-                                    oidc_issuer=_env(_container(state, "eoffice"))["EOFFICE_OIDC_ISSUER"]))
+                                    oidc_issuer=env["EOFFICE_OIDC_ISSUER"], smtp_user=env.get("EOFFICE_SMTP_USER", "")))
     return Targets(state.tenant_id, targets)

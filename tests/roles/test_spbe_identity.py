@@ -110,6 +110,7 @@ def setup(keycloak_server, tmp_path_factory):
         "spbe_identity_client_secrets": {c: secrets.token_urlsafe(32) for c in CLIENTS},
         "spbe_identity_smtp_user": f"noreply@{DOMAIN}",
     }
+    Admin(keycloak_server).call("DELETE", f"/{REALM}")  # another module may have made it in this Keycloak
     check = run_playbook("identity.yml", variables, tmp, check=True)
     realm_after_check = Admin(keycloak_server).call("GET", f"/{REALM}")[0]
     runs = [check, run_playbook("identity.yml", variables, tmp), run_playbook("identity.yml", variables, tmp)]

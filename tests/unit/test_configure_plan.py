@@ -57,7 +57,12 @@ def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
     assert noreply["password"].startswith("mail-accounts/noreply-password/")
     apps = {a["name"]: a["password"] for a in runs["database"].variables["spbe_database_apps"]}
     assert apps["eoffice"] == runs["eoffice"].variables["spbe_eoffice_db_password"]
-    assert runs["mail"].variables["spbe_mail_postmaster_recipients"] == ["aptika@banyuwangikab.go.id"]
+    # the contact is inside the domain and has no mailbox here: postmaster@ lands in the postmaster mailbox
+    assert runs["mail"].variables["spbe_mail_postmaster_recipients"] == ["postmaster@banyuwangikab.go.id"]
+    boxes = {b["name"] for b in runs["mail"].variables["spbe_mail_mailboxes"]}
+    assert boxes == {"noreply", "postmaster"}
+    assert runs["eoffice"].variables["spbe_eoffice_smtp_user"] == "noreply@banyuwangikab.go.id"
+    assert runs["eoffice"].variables["spbe_eoffice_smtp_password"] == noreply["password"]
     assert "x" * 32 not in repr(runs["identity"]) and "x" * 32 not in repr(_credentials(banyuwangi))
 
 
@@ -69,13 +74,13 @@ def test_identitys_vault_file_is_the_one_the_role_points_the_realm_at(banyuwangi
     assert role_defaults("spbe_identity")["spbe_identity_smtp_password_vault_key"] == identity.SMTP_PASSWORD_VAULT_KEY
 
 
-def test_pod_roles_reach_their_pod_through_kubectl(banyuwangi):
+def test_pod_roles_reach_their_pod_through_kubectl_in_the_same_context(banyuwangi):
     spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
-    runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config")}
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config", "prod-b")}
     assert runs["mail"].connection == {
         "ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": "mail-0",
         "ansible_kubectl_container": "mail", "ansible_kubectl_namespace": "kab-banyuwangi",
-        "ansible_kubectl_kubeconfig": "/k/config"}
+        "ansible_kubectl_kubeconfig": "/k/config", "ansible_kubectl_context": "prod-b"}
     assert runs["identity"].connection == {"ansible_connection": "local"}
     assert runs["identity"].variables["spbe_identity_url"] == "http://127.0.0.1:18080"
 
@@ -85,3 +90,28 @@ def test_a_missing_secret_names_itself(banyuwangi):
     with pytest.raises(MissingCredential) as error:
         configuration_plan(spec, Credentials({}), REACH, "/k/config")
     assert "database-superuser" in str(error.value) and "spbe tenant up" in str(error.value)
+
+
+def test_a_tenant_without_mail_sends_account_mail_through_its_relay(catalog):
+    from spbe_kit.desired import desired_state
+
+    spec = load_request(ROOT / "examples" / "kota-bandung.yaml")
+    state = desired_state(spec, catalog)
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(state), REACH, "/k/config")}
+    ident = runs["identity"].variables
+    assert (ident["spbe_identity_smtp_host"], ident["spbe_identity_smtp_port"], ident["spbe_identity_smtp_user"]) == \
+        ("smtp.bandung.go.id", 587, "")
+    assert "spbe_eoffice_smtp_user" not in runs["eoffice"].variables and "mail" not in runs
+    policy = state.get("NetworkPolicy", "allow-identity").body["spec"]["egress"]
+    assert any(port.get("port") == 587 for rule in policy for port in rule.get("ports", []))
+
+
+def test_failed_role_output_is_masked():
+    from spbe_kit.configure.plan import RoleRun
+    from spbe_kit.configure.run import _mask
+
+    run = RoleRun("mail", "spbe_mail", "mail-0", {}, {
+        "spbe_mail_mailboxes": [{"name": "noreply", "password": "Rahasia-Sekali-123"}],
+        "spbe_mail_domain": "banyuwangikab.go.id"})
+    masked = _mask("fatal: login noreply Rahasia-Sekali-123 refused on banyuwangikab.go.id", run)
+    assert "Rahasia" not in masked and "****" in masked and "banyuwangikab.go.id" in masked

@@ -30,7 +30,8 @@ def test_production_facts_come_from_the_desired_state_and_the_roles(banyuwangi):
     assert t["monitoring"].facts.rules_file == role_defaults("spbe_monitoring")["spbe_monitoring_rules_dir"] + "/spbe-tenant.yml"
     assert t["monitoring"].facts.port == PORT["prometheus"] and t["monitoring"].facts.tenant == "kab-banyuwangi"
     assert t["eoffice"].facts.oidc_issuer == "https://sso.banyuwangikab.go.id/realms/kab-banyuwangi"
-    assert t["identity"].facts.management_port == PORT["identity-management"]
+    assert t["identity"].facts.management_port == PORT["identity-management"] and t["identity"].facts.realm == "kab-banyuwangi"
+    assert t["eoffice"].facts.smtp_user == "noreply@banyuwangikab.go.id"  # the tenant has mail: e-office logs in
 
 
 def test_components_without_a_pod_get_no_target(banyuwangi):
@@ -40,10 +41,10 @@ def test_components_without_a_pod_get_no_target(banyuwangi):
 
 @pytest.mark.parametrize("body, message", [
     ({"tenant": "t", "targets": {"dns": {"host": "local://"}}}, "unknown component 'dns'"),
-    ({"tenant": "t", "targets": {"identity": {"host": "local://", "facts": {"http_port": 8080}}}},
+    ({"tenant": "t", "targets": {"identity": {"host": "local://", "facts": {"realm": "t", "http_port": 8080}}}},
      "targets.identity.facts: missing management_port"),
     ({"tenant": "t", "targets": {"identity": {"host": "local://",
-                                              "facts": {"http_port": "8080", "management_port": 9000}}}},
+                                              "facts": {"realm": "t", "http_port": "8080", "management_port": 9000}}}},
      "targets.identity.facts.http_port: expected int, got str"),
     ({"tenant": "t", "targets": {"eoffice": {"host": "local://",
                                              "facts": {"config_file": "/x", "oidc_issuer": "y", "colour": 1}}}},
@@ -98,3 +99,26 @@ def test_pytest_junit_is_read_per_component(tmp_path):
         ("database", "backup present and recent", "unverified", "no backup found"),
         ("mail", "smtp submission and imaps listen", "error", 'failed on setup with "RuntimeError: kubectl exec failed"'),
     ]
+
+
+def test_a_check_without_a_result_is_an_error():
+    from spbe_kit.verify.run import _missing_checks, suite_checks
+    from spbe_kit.verify.targets import IdentityFacts, Target, Targets
+
+    targets = Targets("t", {"identity": Target("identity", "local://", IdentityFacts("t", 8080, 9000))})
+    checks = suite_checks()["identity"]
+    assert len(checks) >= 3
+    present = [CheckResult("identity", checks[0], "pass")]
+    missing = _missing_checks(present, targets)
+    assert {(m.check, m.status) for m in missing} == {(c, "error") for c in checks[1:]}
+
+
+def test_the_callers_pytest_options_cannot_select_checks(monkeypatch):
+    """PYTEST_ADDOPTS=-k would otherwise deselect the failing checks and report 'verified'."""
+    from spbe_kit.verify.run import run_suite
+    from spbe_kit.verify.targets import IdentityFacts, Target, Targets
+
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-k serves_http")
+    report = run_suite(Targets("t", {"identity": Target("identity", "local://", IdentityFacts("t", 1, 2, "127.0.0.1"))}))
+    assert not report.verified and report.counts()["pass"] == 0
+    assert {r.check for r in report.results} == set(__import__("spbe_kit.verify.run", fromlist=["x"]).suite_checks()["identity"])

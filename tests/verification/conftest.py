@@ -52,12 +52,20 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
     assert monitoring.rc == 0, monitoring.output[-2000:]
     host, (_, mail_run, _), _ = mail_host
     assert mail_run.rc == 0, mail_run.output[-2000:]
+    identity = run_playbook("identity.yml", {
+        "spbe_identity_tenant": TENANT, "spbe_identity_domain": DOMAIN, "spbe_identity_url": keycloak_server.url,
+        "spbe_identity_admin_user": keycloak_server.admin_user, "spbe_identity_admin_password": keycloak_server.admin_password,
+        "spbe_identity_client_secrets": {c: secrets.token_urlsafe(32) for c in ("eoffice", "grafana", "webmail")},
+    }, tmp)
+    assert identity.rc == 0, identity.output[-2000:]
+    sender = next(b for b in host.variables["spbe_mail_mailboxes"] if b["name"] == "sekda")
     eoffice_dir = tmp / "eoffice"
     eoffice = run_playbook("eoffice.yml", {
         "spbe_eoffice_tenant": TENANT, "spbe_eoffice_domain": DOMAIN, "spbe_eoffice_config_dir": str(eoffice_dir),
         "spbe_eoffice_oidc_client_secret": secrets.token_urlsafe(32), "spbe_eoffice_db_host": postgres_server.host,
         "spbe_eoffice_db_port": postgres_server.port, "spbe_eoffice_db_password": db_passwords["eoffice"],
         "spbe_eoffice_smtp_host": "127.0.0.1", "spbe_eoffice_smtp_port": host.submission_port,
+        "spbe_eoffice_smtp_user": f"sekda@{DOMAIN}", "spbe_eoffice_smtp_password": sender["password"],
     }, tmp)
     assert eoffice.rc == 0, eoffice.output[-2000:]
 
@@ -75,7 +83,7 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
             "hba_owner": postgres_server.owner, "server_key": str(postgres_server.data / "server.key"),
             "backup_dir": str(backups)}},
         "identity": {"host": "local://", "facts": {
-            "http_port": int(keycloak_server.url.rsplit(":", 1)[1]), "management_port": keycloak_server.management_port,
+            "realm": TENANT, "http_port": int(keycloak_server.url.rsplit(":", 1)[1]), "management_port": keycloak_server.management_port,
             "listen_address": "127.0.0.1"}},
         "mail": {"host": "local://", "facts": {
             "smtp_port": host.smtp_port, "submission_port": host.submission_port, "imaps_port": host.imaps_port,
@@ -88,8 +96,8 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
             "rules_file": str(prometheus_server.config_dir / "rules" / "spbe-tenant.yml")}},
         "eoffice": {"host": "local://", "facts": {
             "config_file": str(eoffice_dir / "eoffice.env"),
-            "oidc_issuer": f"https://sso.{DOMAIN}/realms/{TENANT}"}},
+            "oidc_issuer": f"https://sso.{DOMAIN}/realms/{TENANT}", "smtp_user": f"sekda@{DOMAIN}"}},
     }}
-    paths = {"hba": postgres_server.hba_file, "dkim": Path(v["spbe_mail_dkim_dir"]) / "spbe2026.private",
+    paths = {"hba": postgres_server.hba_file, "master_cf": Path(v["spbe_mail_postfix_config_dir"]) / "master.cf", "dkim": Path(v["spbe_mail_dkim_dir"]) / "spbe2026.private",
              "dump": dump, "eoffice_env": eoffice_dir / "eoffice.env"}
     return LocalTenant(targets, tmp / "targets.json", paths)

@@ -44,6 +44,7 @@ def test_a_configured_tenant_verifies_with_every_check_run(local_tenant):
     ("backup_three_days_old", "database", "backup present and recent"),
     ("dkim_key_group_readable", "mail", "dkim and tls keys are private"),
     ("eoffice_foreign_issuer", "eoffice", "configuration trusts the tenants realm"),
+    ("smtp_port_relays_anywhere", "mail", "postfix is not an open relay"),
 ])
 def test_each_breakage_fails_exactly_its_check(local_tenant, breakage, component, check):
     paths = local_tenant.paths
@@ -60,6 +61,14 @@ def test_each_breakage_fails_exactly_its_check(local_tenant, breakage, component
     elif breakage == "dkim_key_group_readable":
         paths["dkim"].chmod(0o640)
         restore.append(lambda: paths["dkim"].chmod(0o600))
+    elif breakage == "smtp_port_relays_anywhere":
+        text = paths["master_cf"].read_text()
+        smtp = f":{local_tenant.targets['targets']['mail']['facts']['smtp_port']}  inet"
+        lines = text.splitlines(keepends=True)
+        at = next(i for i, line in enumerate(lines) if smtp in line)
+        lines.insert(at + 1, "  -o smtpd_relay_restrictions=permit_mynetworks,permit\n")
+        paths["master_cf"].write_text("".join(lines))
+        restore.append(lambda: paths["master_cf"].write_text(text))
     elif breakage == "eoffice_foreign_issuer":
         text = paths["eoffice_env"].read_text()
         paths["eoffice_env"].write_text(text.replace("sso.banyuwangikab.go.id", "sso.contoh.go.id"))

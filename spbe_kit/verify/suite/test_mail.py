@@ -30,11 +30,29 @@ def test_submission_requires_tls_and_a_login(node, facts):
             f"the submission service (port {facts.submission_port}) lacks `{setting}` in master.cf"
 
 
+def _tokens(value: str) -> list[str]:
+    return [t for t in re.split(r"[\s,]+", value.strip()) if t]
+
+
 def test_postfix_is_not_an_open_relay(node, facts):
-    relay = _postconf(node, facts, "-h", "smtpd_relay_restrictions").strip()
-    assert relay.endswith("reject_unauth_destination") or relay.endswith("reject"), \
-        f"smtpd_relay_restrictions = {relay}: does not end with reject_unauth_destination"
-    assert "permit\n" not in relay + "\n" and not relay.startswith("permit,"), "relay restrictions permit everyone"
+    networks = _tokens(_postconf(node, facts, "-h", "mynetworks"))
+    broad = [n for n in networks if "/" in n and int(n.rsplit("/", 1)[1]) < 24]
+    assert not broad, f"mynetworks trusts {', '.join(broad)}: anyone there may relay without a login"
+    main = {name: _postconf(node, facts, "-h", name).strip()
+            for name in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")}
+    overrides: dict[tuple[str, str], str] = {}
+    for line in _postconf(node, facts, "-P").splitlines():
+        service, _, value = line.partition(" = ")
+        parts = service.split("/")
+        if len(parts) == 3 and parts[1] == "inet":
+            overrides[(parts[0].rsplit(":", 1)[-1], parts[2])] = value
+    for port in {key[0] for key in overrides} | {str(facts.smtp_port)}:
+        relay = _tokens(overrides.get((port, "smtpd_relay_restrictions"), main["smtpd_relay_restrictions"]))
+        recipient = _tokens(overrides.get((port, "smtpd_recipient_restrictions"), main["smtpd_recipient_restrictions"]))
+        for name, rules in (("smtpd_relay_restrictions", relay), ("smtpd_recipient_restrictions", recipient)):
+            assert "permit" not in rules, f"port {port}: {name} has a bare `permit`: mail to anywhere is accepted"
+        guard = [r for r in relay if r in ("reject_unauth_destination", "defer_unauth_destination", "reject")]
+        assert guard, f"port {port}: smtpd_relay_restrictions = {' '.join(relay)} never refuses unauthorised relaying"
 
 
 def test_dovecot_requires_tls_for_every_login(node, facts):
