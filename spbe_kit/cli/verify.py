@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from spbe_kit.cli.output import EXIT_ERROR, EXIT_FAIL, EXIT_SUCCESS, warn
-
-VERIFIED_COMPONENTS = ("database", "identity", "mail", "monitoring", "eoffice")
-
 
 @click.command("verify")
 @click.argument("tenant")
@@ -63,28 +59,17 @@ def verify(tenant, targets_file, output, registry, kubeconfig, context) -> None:
 
 def _cluster_targets(tenant: str, registry, kubeconfig, context):
     from spbe_kit.catalog import load_catalog
-    from spbe_kit.cluster.binaries import find
     from spbe_kit.desired import desired_state
     from spbe_kit.kubeclient import resolve_kubeconfig
     from spbe_kit.request import load_request
-    from spbe_kit.verify.hosts import component_hosts
-    from spbe_kit.verify.targets import production_targets
+    from spbe_kit.verify.hosts import cluster_targets
 
     path = Path(tenant)
     if not path.is_file():
         raise click.UsageError(f"{tenant} is not a request file: give the tenant's request, or --targets FILE")
-    spec = load_request(path)
-    state = desired_state(spec, load_catalog().with_registry(registry))
-    components = [c for c in VERIFIED_COMPONENTS if any(m.component == c for m in state.manifests)]
-    config = resolve_kubeconfig(kubeconfig)
-    kubectl = find("kubectl")
-    if kubectl is not None:  # testinfra runs `kubectl exec`; ours if none is on PATH
-        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
-    hosts = component_hosts(spec.tenant_id, components, config, context)
-    from spbe_kit.provision.health import tenant_health
-
-    last_backup = tenant_health(spec.tenant_id, config, context).last_backup
+    state = desired_state(load_request(path), load_catalog().with_registry(registry))
+    targets, components = cluster_targets(state, resolve_kubeconfig(kubeconfig), context)
     for component in components:
-        if component not in hosts:
-            warn(f"{component}: no running pod found in namespace {spec.tenant_id}; its checks are unverified")
-    return production_targets(state, hosts, last_backup), components
+        if component not in targets.targets:
+            warn(f"{component}: no running pod found in namespace {state.tenant_id}; its checks are unverified")
+    return targets, components

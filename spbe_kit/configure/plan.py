@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity, mail
 from spbe_kit.desired.database import app_databases
-from spbe_kit.desired.eoffice import noreply_address, smtp_endpoint_of
+from spbe_kit.desired.eoffice import noreply_address, smtp_endpoint
 from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
 from spbe_kit.request import Component, TenantSpec
@@ -93,7 +93,7 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
     if spec.has(Component.MAIL):
         clients.append({"client_id": "webmail", "name": "Webmail", "host": "webmail", "redirect_paths": ["/oidc/callback"]})
         secrets["webmail"] = credentials.get("webmail-oidc", "client-secret")
-    smtp_host, smtp_port = smtp_endpoint_of(spec)
+    smtp_host, smtp_port = smtp_endpoint(spec)
     identity_vars = {
         "spbe_identity_tenant": tenant, "spbe_identity_domain": domain, "spbe_identity_display_name": f"Pemerintah {spec.pemda.name}",
         "spbe_identity_url": reach.identity_url, "spbe_identity_admin_user": identity.ADMIN_USER,

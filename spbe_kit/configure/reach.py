@@ -19,13 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from kubernetes import client
-
 from spbe_kit.configure.plan import Reach
-from spbe_kit.desired.context import LABEL_COMPONENT, LABEL_TENANT
-from spbe_kit.kubeclient import api_client
 from spbe_kit.request import Component, TenantSpec
-from spbe_kit.verify.hosts import CONTAINER
+from spbe_kit.verify.hosts import CONTAINER, running_pods
 
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
 
@@ -91,22 +87,12 @@ def _postgres_answers(port: int) -> tuple[bool, str]:
         return False, f"no answer through the port-forward ({exc})"
 
 
-def _pods(spec: TenantSpec, kubeconfig: Path, context: str | None) -> dict[str, str]:
-    core = client.CoreV1Api(api_client(kubeconfig, context))
-    out = {}
-    for pod in core.list_namespaced_pod(spec.tenant_id, label_selector=f"{LABEL_TENANT}={spec.tenant_id}").items:
-        component = (pod.metadata.labels or {}).get(LABEL_COMPONENT)
-        if component and component not in out and pod.status and pod.status.phase == "Running":
-            out[component] = pod.metadata.name
-    return out
-
-
 @contextmanager
 def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context: str | None = None) -> Iterator[Reachability]:
     """Open and prove the ways in; they stay open for the duration of the `with` block."""
     k = _Kubectl(kubectl, kubeconfig, context, spec.tenant_id)
     problems: dict[str, str] = {}
-    pods = _pods(spec, kubeconfig, context)
+    pods = running_pods(spec.tenant_id, [c.value for c in spec.ordered_components], kubeconfig, context)
     pod_roles = {}
     for component in [c for c in (Component.MAIL, Component.EOFFICE) if spec.has(c)]:
         name = component.value

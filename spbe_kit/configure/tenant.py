@@ -56,14 +56,9 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)
     if outcome.status == "configured" and verify:
-        from spbe_kit.provision.health import tenant_health
-        from spbe_kit.verify.hosts import component_hosts
+        from spbe_kit.verify.hosts import cluster_targets
         from spbe_kit.verify.run import run_suite
-        from spbe_kit.verify.targets import production_targets
 
         progress("verify: running the verification suite ...")
-        components = sorted({m.component for m in state.manifests} & {"database", "identity", "mail", "monitoring", "eoffice"})
-        hosts = component_hosts(spec.tenant_id, components, kubeconfig, context)
-        targets = production_targets(state, hosts, tenant_health(spec.tenant_id, kubeconfig, context).last_backup)
-        outcome.verification = run_suite(targets, components).to_dict()
+        outcome.verification = run_suite(*cluster_targets(state, kubeconfig, context)).to_dict()
     return outcome

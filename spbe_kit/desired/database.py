@@ -15,6 +15,7 @@ from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
 from spbe_kit.request.model import Component
+from spbe_kit.request.spec import TenantSpec
 
 COMPONENT = "database"
 SECRETS_DIR = "/run/secrets/database"
@@ -41,9 +42,8 @@ test "$count" -gt 1
 """
 
 
-def app_databases(ctx_or_spec) -> list[str]:
-    """Applications that get their own database and least-privilege role (of a TenantContext or TenantSpec)."""
-    spec = getattr(ctx_or_spec, "spec", ctx_or_spec)
+def app_databases(spec: TenantSpec) -> list[str]:
+    """Applications that get their own database and least-privilege role."""
     return ["identity"] + (["eoffice"] if spec.has(Component.EOFFICE) else [])
 
 
@@ -138,5 +138,5 @@ def build(ctx: TenantContext) -> list[Manifest]:
     """PostgreSQL server, credentials per application, backup and restore-check jobs."""
     secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",)),
                w.generated_secret(ctx, COMPONENT, "database-backup", ("password",))]
-    secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx)]
+    secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx.spec)]
     return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *_backups(ctx)]

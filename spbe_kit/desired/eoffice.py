@@ -8,17 +8,12 @@ from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
-from spbe_kit.request import Component
+from spbe_kit.request import Component, TenantSpec
 
 COMPONENT = "eoffice"
 
 
-def smtp_endpoint(ctx: TenantContext) -> tuple[str, str]:
-    """Where e-office sends mail: the tenant's mail service, or the pemda's own relay."""
-    return smtp_endpoint_of(ctx.spec)
-
-
-def noreply_address(spec) -> str:
+def noreply_address(spec: TenantSpec) -> str:
     """The service mailbox identity and e-office send as, on the tenant's own mail server."""
     return f"noreply@{spec.domain}"
 
@@ -29,7 +24,8 @@ def _noreply_volume() -> dict:
     return volume
 
 
-def smtp_endpoint_of(spec) -> tuple[str, str]:
+def smtp_endpoint(spec: TenantSpec) -> tuple[str, str]:
+    """Where e-office (and identity) send mail: the tenant's mail service, or the pemda's own relay."""
     relay = spec.eoffice.mail_relay
     if relay:
         host, port = relay.rsplit(":", 1)
@@ -39,7 +35,7 @@ def smtp_endpoint_of(spec) -> tuple[str, str]:
 
 def build(ctx: TenantContext) -> list[Manifest]:
     """E-office Deployment, its Service, account and OIDC/session secrets."""
-    smtp_host, smtp_port = smtp_endpoint(ctx)
+    smtp_host, smtp_port = smtp_endpoint(ctx.spec)
     with_mail = ctx.spec.has(Component.MAIL)
     # the tenant's mail accepts only logged-in senders on submission: e-office uses the noreply mailbox
     smtp_login = {"EOFFICE_SMTP_USER": noreply_address(ctx.spec),

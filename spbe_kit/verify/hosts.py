@@ -25,9 +25,8 @@ def kubectl_host(pod: str, namespace: str, container: str, kubeconfig: Path, con
     return f"kubectl://{pod}?{urllib.parse.urlencode(query)}"
 
 
-def component_hosts(tenant_id: str, components: list[str], kubeconfig: Path,
-                    context: str | None = None) -> dict[str, str]:
-    """One running pod per component that has the expected container; components without one are left out."""
+def running_pods(tenant_id: str, components: list[str], kubeconfig: Path, context: str | None = None) -> dict[str, str]:
+    """One running pod per component that has the component's container; components without one are left out."""
     core = client.CoreV1Api(api_client(kubeconfig, context))
     try:
         pods = core.list_namespaced_pod(tenant_id, label_selector=LABEL_TENANT + "=" + tenant_id).items
@@ -36,12 +35,38 @@ def component_hosts(tenant_id: str, components: list[str], kubeconfig: Path,
                         hint="verification needs get/list on pods and create on pods/exec in the tenant's namespace") from None
     except HTTPError as exc:
         raise SpbeError(f"cannot reach the cluster: {exc}", hint="is it running? `spbe cluster status`") from None
-    hosts: dict[str, str] = {}
+    found: dict[str, str] = {}
     for pod in sorted(pods, key=lambda p: p.metadata.name):
         component = (pod.metadata.labels or {}).get(LABEL_COMPONENT)
-        if component not in components or component in hosts or (pod.status and pod.status.phase != "Running"):
+        if component not in components or component in found or (pod.status and pod.status.phase != "Running"):
             continue
-        names = {c.name for c in pod.spec.containers}
-        if CONTAINER.get(component) in names:
-            hosts[component] = kubectl_host(pod.metadata.name, tenant_id, CONTAINER[component], kubeconfig, context)
-    return hosts
+        if CONTAINER.get(component) in {c.name for c in pod.spec.containers}:
+            found[component] = pod.metadata.name
+    return found
+
+
+def component_hosts(tenant_id: str, components: list[str], kubeconfig: Path,
+                    context: str | None = None) -> dict[str, str]:
+    """The testinfra kubectl:// host of each component's running pod."""
+    return {component: kubectl_host(pod, tenant_id, CONTAINER[component], kubeconfig, context)
+            for component, pod in running_pods(tenant_id, components, kubeconfig, context).items()}
+
+
+def cluster_targets(state, kubeconfig: Path, context: str | None = None):
+    """Verification targets for a provisioned tenant: its pods, the desired state's facts, the last backup.
+
+    Returns the targets and the components that should have been verified (those without a pod are
+    reported as unverified by the run)."""
+    import os
+
+    from spbe_kit.cluster.binaries import find
+    from spbe_kit.provision.health import tenant_health
+    from spbe_kit.verify.targets import production_targets
+
+    kubectl = find("kubectl")
+    if kubectl is not None:  # testinfra runs `kubectl exec`; ours if none is on PATH
+        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
+    components = [c for c in CONTAINER if any(m.component == c for m in state.manifests)]
+    hosts = component_hosts(state.tenant_id, components, kubeconfig, context)
+    last_backup = tenant_health(state.tenant_id, kubeconfig, context).last_backup
+    return production_targets(state, hosts, last_backup), components

@@ -48,15 +48,20 @@ def dyn(api_client) -> DynamicClient:
     return DynamicClient(api_client)
 
 
-def tenant_state(region: str, tenant_id: str | None = None, tier: str = "medium") -> DesiredState:
-    """The desired state of a scaffolded request for a region (optionally renamed)."""
+def request_text(region: str, tenant_id: str | None = None, tier: str = "medium") -> str:
+    """A scaffolded request for a region (optionally renamed)."""
     from spbe_kit.request import Tier
 
     text = new_request(region, load_catalog(), Tier(tier))
     if tenant_id:
         original = parse_request(text).tenant_id
         text = text.replace(f"name: {original}", f"name: {tenant_id}", 1)
-    return desired_state(parse_request(text), load_catalog())
+    return text
+
+
+def tenant_state(region: str, tenant_id: str | None = None, tier: str = "medium") -> DesiredState:
+    """The desired state of a scaffolded request for a region (optionally renamed)."""
+    return desired_state(parse_request(request_text(region, tenant_id, tier)), load_catalog())
 
 
 def with_test_credentials(body: dict) -> dict:

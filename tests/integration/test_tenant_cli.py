@@ -17,7 +17,7 @@ from kubernetes import client
 
 from spbe_kit.provision import health
 
-from .conftest import apply_state, tenant_state, wait_for
+from .conftest import apply_state, request_text, tenant_state, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,15 +94,9 @@ def test_a_backup_job_that_completes_satisfies_the_guard(cluster, running_tenant
 
 
 def _request_file(state, tmp_path):
-    """The request file of the running tenant (scaffolded for its region, renamed as tenant_state does)."""
-    from spbe_kit.catalog import load_catalog
-    from spbe_kit.request import Tier, parse_request
-    from spbe_kit.scaffold import new_request
-
-    text = new_request("35.10", load_catalog(), Tier("small"))
-    text = text.replace(f"name: {parse_request(text).tenant_id}", f"name: {state.tenant_id}", 1)
+    """The request file of the running tenant (made as `running_tenant` makes its state)."""
     request = tmp_path / "request.yaml"
-    request.write_text(text)
+    request.write_text(request_text("35.10", state.tenant_id, tier="small"))
     return request
 
 

@@ -115,10 +115,10 @@ def test_a_check_without_a_result_is_an_error():
 
 def test_the_callers_pytest_options_cannot_select_checks(monkeypatch):
     """PYTEST_ADDOPTS=-k would otherwise deselect the failing checks and report 'verified'."""
-    from spbe_kit.verify.run import run_suite
+    from spbe_kit.verify.run import run_suite, suite_checks
     from spbe_kit.verify.targets import IdentityFacts, Target, Targets
 
     monkeypatch.setenv("PYTEST_ADDOPTS", "-k serves_http")
     report = run_suite(Targets("t", {"identity": Target("identity", "local://", IdentityFacts("t", 1, 2, "127.0.0.1"))}))
     assert not report.verified and report.counts()["pass"] == 0
-    assert {r.check for r in report.results} == set(__import__("spbe_kit.verify.run", fromlist=["x"]).suite_checks()["identity"])
+    assert {r.check for r in report.results} == set(suite_checks()["identity"])

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-SUITE = Path(__file__).resolve().parents[2] / "spbe_kit" / "verify" / "suite"
-
+from spbe_kit.verify.run import suite_checks
 
 def spbe_verify(targets: Path, *args: str, tenant: str = "kab-banyuwangi") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "spbe_kit", "verify", tenant, "--targets", str(targets), *args],
@@ -28,7 +27,7 @@ def _statuses(proc) -> dict[tuple[str, str], str]:
 
 
 def _checks_in_suite() -> int:
-    return sum(len(re.findall(r"^def test_", p.read_text(), re.M)) for p in SUITE.glob("test_*.py"))
+    return sum(len(checks) for checks in suite_checks().values())
 
 
 def test_a_configured_tenant_verifies_with_every_check_run(local_tenant):
