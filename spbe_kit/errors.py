@@ -70,14 +70,26 @@ class KubeconfigError(SpbeError):
     """There is no usable kubeconfig for the cluster a command should talk to."""
 
 
-
-
 class ProvisionError(SpbeError):
     """A tenant stack could not be previewed, updated, destroyed or read."""
 
 
 class TenantBusy(ProvisionError):
     """Another run is already updating this tenant."""
+
+
+class ChangeRefused(ProvisionError):
+    """A change to a tenant cannot be applied whole, so nothing of it was applied."""
+
+    exit_code = 1
+
+    def __init__(self, tenant: str, problems: list[str], hint: str | None = None) -> None:
+        self.tenant = tenant
+        self.problems = problems
+        super().__init__(
+            f"tenant {tenant}: the change cannot be applied whole, so nothing was changed:\n  - " + "\n  - ".join(problems),
+            hint=hint,
+        )
 
 
 class DestroyRefused(SpbeError):

@@ -50,11 +50,14 @@ def fmt_seconds(seconds: float) -> str:
 
 
 def compile_binary(package: str, ldflags: tuple[str, ...] | list[str], workdir: Path, target: Path, log: Path,
-                   what: str, progress: Progress) -> None:
+                   what: str, progress: Progress, tags: tuple[str, ...] = ()) -> None:
     """`go build` `package` (in `workdir`'s module) into `target` atomically, logging, with progress every 30 s."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.partial")
-    args = ["build", "-mod=mod", "-trimpath", "-ldflags", " ".join(("-s", "-w", *ldflags)), "-o", str(tmp), package]
+    args = ["build", "-mod=mod", "-trimpath", "-ldflags", " ".join(("-s", "-w", *ldflags)), "-o", str(tmp)]
+    if tags:
+        args += ["-tags", ",".join(tags)]
+    args.append(package)
     start = time.monotonic()
     with log.open("a") as fh:
         fh.write(f"\n$ go {' '.join(args)}   (in {workdir})\n")

@@ -16,6 +16,39 @@ from spbe_kit.cluster.kubeconfig import kubeconfig_path
 from spbe_kit.errors import KubeconfigError
 
 
+#: kind -> (API path prefix, plural) of every namespaced kind the kit creates or inspects.
+KIND_PATHS: dict[str, tuple[str, str]] = {
+    "ResourceQuota": ("/api/v1", "resourcequotas"),
+    "LimitRange": ("/api/v1", "limitranges"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    "ServiceAccount": ("/api/v1", "serviceaccounts"),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+    "Secret": ("/api/v1", "secrets"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
+    "Service": ("/api/v1", "services"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "CronJob": ("/apis/batch/v1", "cronjobs"),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "DaemonSet": ("/apis/apps/v1", "daemonsets"),
+    "Pod": ("/api/v1", "pods"),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
+    "Job": ("/apis/batch/v1", "jobs"),
+}
+
+
+def object_path(kind: str, namespace: str | None, name: str) -> str:
+    """The API path of one object (``/api/v1/namespaces/NS/secrets/NAME``); Namespaces included."""
+    if kind == "Namespace":
+        return f"/api/v1/namespaces/{name}"
+    prefix, plural = KIND_PATHS[kind]
+    return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
+
+
 def resolve_kubeconfig(explicit: Path | None = None) -> Path:
     """The kubeconfig to use; KubeconfigError when there is none."""
     chosen = explicit or (Path(os.environ["SPBE_KUBECONFIG"]) if os.environ.get("SPBE_KUBECONFIG") else kubeconfig_path())

@@ -20,13 +20,12 @@ def build(force: bool, output: str) -> None:
     from spbe_kit.engine.toolchain import ensure_engine
 
     paths = ensure_engine(lambda line: click.echo(line, err=True), force=force)
-    data = {"cli": str(paths.cli), "languageHost": str(paths.language_host), "pulumiHome": str(paths.pulumi_home),
+    data = {"cli": str(paths.cli), "pulumiHome": str(paths.pulumi_home),
             "providers": {k: str(v) for k, v in paths.providers.items()},
             "built": [{"tool": t, "seconds": round(s, 1)} for t, s in paths.built], "seconds": round(paths.seconds, 1)}
     if output == "json":
         emit_json(data)
         return
     click.echo(f"pulumi CLI:     {data['cli']}")
-    click.echo(f"language host:  {data['languageHost']}")
     for name, path in data["providers"].items():
         click.echo(f"provider {name + ':':<11}{path}")

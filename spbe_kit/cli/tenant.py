@@ -125,14 +125,22 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     click.echo(f"  catalog version:  {result.outputs.get('catalogVersion')}")
     for url, service in (result.outputs.get("endpoints") or {}).items():
         click.echo(f"  endpoint:         {url}  ({service})")
-    admin = (result.outputs.get("credentials") or {})
-    for secret in ("identity-admin", "grafana-admin"):
-        if secret in admin:
-            click.echo(f"  admin credential: Secret {result.outputs.get('namespace')}/{secret}, key {', '.join(admin[secret])}"
-                       " (values are never printed; read them with cluster access)")
+    _echo_credentials(result)
     if outcome is not None:
         _echo_configuration(outcome)
     _exit_for(outcome)
+
+
+def _echo_credentials(result) -> None:
+    """Where the credentials are (Secret names and keys), never their values."""
+    namespace = result.outputs.get("namespace")
+    for secret, keys in sorted((result.outputs.get("credentials") or {}).items()):
+        click.echo(f"  credential:       Secret {namespace}/{secret} ({', '.join(keys)})")
+    if result.outputs.get("credentials"):
+        click.echo("  (values are never printed; an admin reads them with cluster access: "
+                   f"kubectl -n {namespace} get secret NAME -o jsonpath='{{.data}}')")
+    if result.new_credentials:
+        click.echo(f"  new values this run: {', '.join(result.new_credentials)}")
 
 
 def _exit_for(outcome) -> None:
@@ -165,6 +173,31 @@ def _echo_configuration(outcome) -> None:
         verdict = "verified" if outcome.verified else "NOT verified"
         click.echo(f"verification: {verdict} ({counts['pass']} passed, {counts['fail']} failed, "
                    f"{counts['unverified']} unverified, {counts['error']} errors); details: `spbe verify REQUEST`")
+
+
+@tenant.command("rotate-credentials")
+@click.argument("tenant_id", callback=_tenant_id)
+@click.option("--secret", "secrets", multiple=True, metavar="NAME",
+              help="A generated Secret to rotate (repeatable; default: every generated credential).")
+@_registry
+@_engine_options
+@output_option()
+def rotate_credentials(tenant_id, secrets, registry, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """Give new values to a tenant's generated credentials, from the request recorded in its stack.
+
+    Only the named Secrets change; the workloads that read them are rolled by the engine where
+    their pod spec refers to them. Values are never printed. Run `spbe tenant configure` after
+    rotating database or mail credentials so the components take the new values.
+    """
+    from spbe_kit.provision import runner
+
+    settings = _settings(kubeconfig, context, backend, secrets_provider)
+    result = runner.rotate_credentials(tenant_id, secrets, settings, _progress, registry=registry)
+    if output == "json":
+        emit_json(result.to_dict())
+        return
+    click.echo(f"tenant {tenant_id}: rotated {', '.join(result.new_credentials) or 'nothing'} in {result.seconds:.1f}s")
+    _echo_credentials(result)
 
 
 @tenant.command("configure")
@@ -255,4 +288,5 @@ def destroy(tenant_id, yes, force, kubeconfig, context, backend, secrets_provide
     if output == "json":
         emit_json(result.to_dict())
     else:
-        click.echo(f"tenant {tenant_id} destroyed in {result.seconds:.1f}s ({result.changes.get('delete', 0)} objects deleted)")
+        click.echo(f"tenant {tenant_id} destroyed in {result.seconds:.1f}s ({result.changes.get('delete', 0)} objects deleted); "
+                   "its stack and update history are kept as evidence of change")

@@ -8,6 +8,10 @@ does on a real cluster:
 * for each Pending claim of our class, create a PersistentVolume pre-bound to it (hostPath
   directory under the state dir); kube-controller-manager's PV binder then binds the pair,
   so the claim truly becomes Bound on the API server;
+* for each Bound claim of our class that asks for more than it has (a resize: the class
+  allows volume expansion), grow its volume's capacity and then record the new capacity in
+  the claim's status, as an external resizer does (a hostPath directory has no size limit
+  to grow, so nothing else changes on disk);
 * for each of our volumes that became Released (its claim was deleted) with reclaim policy
   Delete, delete the volume and its directory.
 """
@@ -35,12 +39,43 @@ def storage_class() -> dict:
         "provisioner": PROVISIONER,
         "reclaimPolicy": "Delete",
         "volumeBindingMode": "Immediate",
-        "allowVolumeExpansion": False,
+        "allowVolumeExpansion": True,
     }
 
 
 def ensure_storage_class(api: Api) -> None:
-    api.create("/apis/storage.k8s.io/v1/storageclasses", storage_class())
+    """Create the class, or bring an older cluster's class up to date (only allowVolumeExpansion may change)."""
+    wanted = storage_class()
+    if api.create("/apis/storage.k8s.io/v1/storageclasses", wanted):
+        return
+    path = f"/apis/storage.k8s.io/v1/storageclasses/{STORAGE_CLASS}"
+    if api.get(path).get("allowVolumeExpansion") != wanted["allowVolumeExpansion"]:
+        api.request("PATCH", path, {"allowVolumeExpansion": wanted["allowVolumeExpansion"]},
+                    content_type="application/merge-patch+json")
+
+
+def _bytes(quantity: str) -> int:
+    from spbe_kit.catalog.quantity import parse_quantity
+
+    return int(parse_quantity(quantity))
+
+
+def _resize(api: Api, claim: dict) -> bool:
+    """Grow the claim's volume to what the claim asks for; True when it did."""
+    meta, spec, status = claim["metadata"], claim.get("spec", {}), claim.get("status", {})
+    wanted = spec.get("resources", {}).get("requests", {}).get("storage")
+    has = status.get("capacity", {}).get("storage")
+    if status.get("phase") != "Bound" or not wanted or not has or not spec.get("volumeName"):
+        return False
+    if _bytes(wanted) <= _bytes(has):
+        return False
+    api.request("PATCH", f"/api/v1/persistentvolumes/{spec['volumeName']}",
+                {"spec": {"capacity": {"storage": wanted}}}, content_type="application/merge-patch+json")
+    api.request("PATCH", f"/api/v1/namespaces/{meta['namespace']}/persistentvolumeclaims/{meta['name']}/status",
+                {"status": {"capacity": {"storage": wanted}, "allocatedResources": {"storage": wanted},
+                            "allocatedResourceStatuses": None, "conditions": None}},
+                content_type="application/merge-patch+json")
+    return True
 
 
 def volume_for(claim: dict, volumes: Path) -> dict:
@@ -80,6 +115,11 @@ def reconcile(api: Api, volumes: Path) -> tuple[int, int]:
     claims = api.get("/api/v1/persistentvolumeclaims").get("items", [])
     for claim in claims:
         meta, spec = claim["metadata"], claim.get("spec", {})
+        if spec.get("storageClassName") == STORAGE_CLASS and not meta.get("deletionTimestamp"):
+            try:
+                _resize(api, claim)
+            except ApiError:
+                continue  # retried on the next pass
         if claim.get("status", {}).get("phase") != "Pending" or meta.get("deletionTimestamp"):
             continue
         if spec.get("storageClassName") != STORAGE_CLASS or spec.get("volumeName"):

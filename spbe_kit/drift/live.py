@@ -20,33 +20,13 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from spbe_kit.errors import DriftError
+from spbe_kit.kubeclient import KIND_PATHS
 
 PAGE = 500
 WORKERS = 4
 
-#: kind -> (API path prefix, plural). Baseline kinds plus the controller-made ones (unowned = stray).
-KINDS: dict[str, tuple[str, str]] = {
-    "ResourceQuota": ("/api/v1", "resourcequotas"),
-    "LimitRange": ("/api/v1", "limitranges"),
-    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
-    "ServiceAccount": ("/api/v1", "serviceaccounts"),
-    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles"),
-    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
-    "Secret": ("/api/v1", "secrets"),
-    "ConfigMap": ("/api/v1", "configmaps"),
-    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
-    "Service": ("/api/v1", "services"),
-    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
-    "Deployment": ("/apis/apps/v1", "deployments"),
-    "CronJob": ("/apis/batch/v1", "cronjobs"),
-    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
-    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
-    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
-    "DaemonSet": ("/apis/apps/v1", "daemonsets"),
-    "Pod": ("/api/v1", "pods"),
-    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
-    "Job": ("/apis/batch/v1", "jobs"),
-}
+#: kind -> (API path prefix, plural): baseline kinds plus the controller-made ones (unowned = stray).
+KINDS = KIND_PATHS
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """Build one Go binary from a published Go module, the two ways the Pulumi pieces need.
 
-* **wrapper** (the CLI, the language host): a generated module under ``cache_dir()/src/``
+* **wrapper** (the CLI): a generated module under ``cache_dir()/src/``
   requires the target module. A dependency's own ``replace`` lines are ignored by Go, so
   the wrapper re-states them: a replacement by another module version is copied as-is, a
   replacement by a local path (``github.com/pulumi/pulumi/sdk/v3 => ../sdk``, which only
   works inside the upstream git checkout) is pinned to the matching published version.
-* **source** (the providers): their ``main`` packages ``//go:embed`` files that a
+* **source** (the provider): their ``main`` packages ``//go:embed`` files that a
   ``go generate`` step writes (``schema-embed.json``), which are not in the module zip, and
   the module cache is read-only. So the module is copied to a writable directory under
   ``cache_dir()/src/`` and built there as the main module (its own replaces then apply);
@@ -49,6 +49,7 @@ class GoBuild:
     module: str  # Go module holding the main package
     package: str = "."  # main package, relative to the module root
     ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # Go build tags
     from_source: bool = False  # build in a writable copy of the module instead of a wrapper
     #: modules the go.mod replaces with a local path -> the published version to use instead
     pins: tuple[tuple[str, str], ...] = ()
@@ -270,7 +271,8 @@ def compile_binary(build: GoBuild, workdir: Path, target: Path, log: Path, progr
         package = f"./{build.package}"
     else:
         package = build.module if build.package in ("", ".") else f"{build.module}/{build.package}"
-    gotools.compile_binary(package, build.ldflags, workdir, target, log, f"{build.name} {build.version}", progress)
+    gotools.compile_binary(package, build.ldflags, workdir, target, log, f"{build.name} {build.version}", progress,
+                           tags=build.tags)
 
 
 def build_binary(build: GoBuild, target: Path, progress: Progress, info: dict | None = None) -> float:

@@ -6,16 +6,14 @@
 which creates ``plugins/resource-NAME-vX.Y.Z/pulumi-resource-NAME``; the engine then finds
 them there by the version the Python SDKs ask for.
 
-Language hosts are not installed as plugins: the CLI finds ``pulumi-language-python`` on
-``$PATH`` (or next to itself), and the language host finds its
-``pulumi-language-python-exec`` shim the same way.
+No language host is installed at all: tenant programs are inline Automation API programs
+whose language runtime the Python SDK serves in-process.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from spbe_kit.gotools import tail as _tail
@@ -30,6 +28,8 @@ OFFLINE_SETTINGS: dict[str, str] = {
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     # Package names are not resolved through the Pulumi Registry.
     "PULUMI_DISABLE_REGISTRY_RESOLVE": "true",
+    # Only the plugins installed in our PULUMI_HOME count, never a pulumi-resource-* on PATH.
+    "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
 }
 
 
@@ -51,22 +51,20 @@ def plugin_installed(name: str, version: str) -> bool:
     return binary.is_file() and os.access(binary, os.X_OK) and not partial.exists()
 
 
-def offline_env(cli_dir: Path, language_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+def offline_env(cli_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The variables that point the engine at our binaries and keep it offline.
 
-    ``PATH`` starts with the CLI's directory and the language host's directory, followed by
-    the current ``PATH`` (from ``base``, default ``os.environ``). ``PULUMI_PYTHON_CMD`` makes
-    the language host run programs with this interpreter, the one that has the pinned SDKs.
+    ``PATH`` (for the engine's own process only) starts with the CLI's directory, followed by
+    the current ``PATH`` (from ``base``, default ``os.environ``).
     """
     base = dict(os.environ) if base is None else base
     dirs: list[str] = []
-    for entry in (str(cli_dir), str(language_dir), *base.get("PATH", os.defpath).split(os.pathsep)):
+    for entry in (str(cli_dir), *base.get("PATH", os.defpath).split(os.pathsep)):
         if entry and entry not in dirs:
             dirs.append(entry)
     env = {
         "PATH": os.pathsep.join(dirs),
         "PULUMI_HOME": str(pulumi_home()),
-        "PULUMI_PYTHON_CMD": sys.executable,
         **OFFLINE_SETTINGS,
     }
     return env

@@ -1,11 +1,22 @@
 """Pinned versions of the Pulumi engine pieces, checked against the installed Python packages.
 
-The Go binaries (CLI, language host, providers) must match the Python SDKs the project
-installs: a provider built at another version than its SDK can reject or misread the
-SDK's resources, and the Automation API refuses a CLI older than its own minimum. So the
-pins below are asserted against ``importlib.metadata`` before anything is built or used;
-bumping ``pulumi`` in pyproject without bumping it here fails loudly instead of silently
-running mismatched binaries.
+Two Go binaries make the engine: the CLI and the kubernetes provider. There is no language
+host binary: tenant programs run as Automation API *inline* programs, whose language
+runtime the Python SDK serves in-process (the CLI is handed ``--client=ADDR``).
+
+Why these pins:
+
+* **CLI v3.274.1, SDK ``pulumi==3.272.0``.** The Go module proxy serves ``pkg/v3`` at
+  v3.274.x but not at 3.272.0, and PyPI's newest ``pulumi`` is 3.272.0. A CLI newer than the
+  SDK is supported (the SDK only asks for a minimum CLI version).
+* **Provider 4.25.0.** The proxy refuses every tagged ``pulumi-kubernetes/provider/v4``
+  version but serves the pseudo-version ``v4.0.0-20260115033456-f47bc2d6f199``, which is
+  exactly the commit tagged v4.25.0. It is built from that commit, stamped 4.25.0 and
+  installed as plugin v4.25.0, which is what the Python SDK ``pulumi-kubernetes==4.25.0``
+  asks the engine for. A provider at another version than its SDK can misread resources.
+
+The Python pins are asserted against ``importlib.metadata`` before anything is built or
+used, so bumping one without the other fails loudly instead of running mismatched pieces.
 """
 
 from __future__ import annotations
@@ -14,18 +25,19 @@ import importlib.metadata
 
 from spbe_kit.errors import ToolBuildError
 
-#: pulumi (CLI, language host, Python SDK ``pulumi``).
-PULUMI_VERSION = "3.272.0"
-#: pulumi-kubernetes (provider ``pulumi-resource-kubernetes``, SDK ``pulumi-kubernetes``).
-KUBERNETES_PROVIDER_VERSION = "4.34.2"
-#: pulumi-random (provider ``pulumi-resource-random``, SDK ``pulumi-random``).
-RANDOM_PROVIDER_VERSION = "4.21.4"
+#: The Python SDK (``pulumi`` on PyPI) that runs tenant programs in-process.
+PULUMI_SDK_VERSION = "3.272.0"
+#: The Pulumi CLI, built from ``github.com/pulumi/pulumi/pkg/v3``.
+PULUMI_CLI_VERSION = "3.274.1"
+#: pulumi-kubernetes: provider ``pulumi-resource-kubernetes`` and SDK ``pulumi-kubernetes``.
+KUBERNETES_PROVIDER_VERSION = "4.25.0"
+#: The module version the provider is built from: the v4.25.0 release commit (see above).
+KUBERNETES_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 
 #: Python distribution -> the version its Go counterpart is pinned to.
 PINS: dict[str, str] = {
-    "pulumi": PULUMI_VERSION,
+    "pulumi": PULUMI_SDK_VERSION,
     "pulumi-kubernetes": KUBERNETES_PROVIDER_VERSION,
-    "pulumi-random": RANDOM_PROVIDER_VERSION,
 }
 
 

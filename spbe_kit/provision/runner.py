@@ -1,11 +1,15 @@
-"""Run a tenant stack: preview, up, destroy, and read its status.
+"""Run a tenant stack: preview, up, destroy, rotate credentials, and read its record.
 
-One Pulumi stack per tenant (project `spbe-tenant`, stack = tenant id). A per-tenant lock
-file refuses a second run of the same tenant on this machine at once (the OS releases it
-when a run dies, so a killed run never blocks the next); Pulumi's own backend lock does the
-same across machines. A run that was killed leaves a stale backend lock and pending
-operations in the state: the next run clears the lock (no other run can hold it, we hold
-ours) and refreshes the pending objects from the cluster before converging.
+One Pulumi stack per tenant (project ``spbe-tenant``, stack = tenant id), run as an
+Automation API inline program. On this machine a per-tenant lock file refuses a second run
+of the same tenant at once (the OS releases it when a run dies, so a killed run never blocks
+the next); across machines the backend's own stack lock does, and its holder is named.
+
+An ``up`` goes: desired state (pure: bad input applies nothing) -> this machine's lock ->
+the stack -> a backend lock left by a killed run on this host is removed (never another
+host's) -> credentials read back from the stack's encrypted state -> preflight (the change
+must be able to land whole) -> pending operations of a killed run reconciled -> ``up`` with
+refresh (so what someone changed by hand is seen and put back).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +26,14 @@ from pulumi import automation as auto
 
 from spbe_kit.catalog.model import Catalog
 from spbe_kit.desired import desired_state
+from spbe_kit.desired.model import DesiredState
 from spbe_kit.errors import ProvisionError, TenantBusy
 from spbe_kit.paths import state_dir
+from spbe_kit.stacks import credentials as creds
+from spbe_kit.provision import preflight
+from spbe_kit.provision.backend_locks import LockStore, redact_url
 from spbe_kit.provision.engine import engine_command
-from spbe_kit.provision.program import tenant_program
+from spbe_kit.stacks.program import tenant_program
 from spbe_kit.provision.progress import EventPrinter, Progress
 from spbe_kit.provision.settings import PROJECT, EngineSettings
 from spbe_kit.request.spec import TenantSpec
@@ -44,6 +52,7 @@ class RunResult:
     changes: dict[str, int]
     seconds: float
     outputs: dict[str, Any] = field(default_factory=dict)
+    new_credentials: list[str] = field(default_factory=list)  # secret/key names (never values)
 
     @property
     def changed(self) -> bool:
@@ -51,7 +60,9 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "operation": self.operation, "changes": self.changes,
-                "changed": self.changed, "seconds": round(self.seconds, 1), "outputs": self.outputs}
+                "changed": self.changed, "seconds": round(self.seconds, 1),
+                "outputs": {k: v for k, v in self.outputs.items() if k != "request"},
+                "newCredentials": self.new_credentials}
 
 
 @contextmanager
@@ -63,9 +74,11 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
             raise TenantBusy(
-                f"tenant {tenant_id} is already being updated by another spbe run on this machine",
-                hint="wait for that run to finish (it holds " + str(folder / f"{tenant_id}.lock") + ")",
+                f"tenant {tenant_id} is already being updated by another spbe run on this machine (pid {holder})",
+                hint="wait for that run to finish; it holds " + str(folder / f"{tenant_id}.lock"),
             ) from None
         fh.seek(0)
         fh.truncate()
@@ -93,43 +106,63 @@ def _workspace_options(tenant_id: str, settings: EngineSettings, progress: Progr
     )
 
 
-def _stack(tenant_id: str, settings: EngineSettings, program, progress: Progress, create: bool) -> auto.Stack:
+def _noop() -> None:
+    pass
+
+
+def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create: bool) -> auto.Stack:
     opts = _workspace_options(tenant_id, settings, progress)
     try:
         if create:
-            return auto.create_or_select_stack(stack_name=tenant_id, project_name=PROJECT, program=program, opts=opts)
-        return auto.select_stack(stack_name=tenant_id, project_name=PROJECT, program=program, opts=opts)
+            return auto.create_or_select_stack(stack_name=tenant_id, project_name=PROJECT, program=_noop, opts=opts)
+        return auto.select_stack(stack_name=tenant_id, project_name=PROJECT, program=_noop, opts=opts)
     except auto.StackNotFoundError:
         raise ProvisionError(
-            f"tenant {tenant_id} has no stack in {settings.backend_url}",
+            f"no tenant named {tenant_id} has been provisioned (no stack in {redact_url(settings.backend_url)})",
             hint="provision it with `spbe tenant up REQUEST`, or check --backend",
         ) from None
     except auto.CommandError as exc:
         raise ProvisionError(f"cannot open the stack of tenant {tenant_id}: {_last_line(str(exc))}") from None
 
 
-def _clear_stale_backend_lock(settings: EngineSettings, tenant_id: str, progress: Progress) -> None:
-    """Remove a file-backend lock left by a killed run (safe: we hold this tenant's lock)."""
-    root = settings.local_backend_dir
-    if root is None:
-        return
-    folder = root / ".pulumi" / "locks" / "organization" / PROJECT / tenant_id
-    for lock in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        progress(f"removing the lock of an interrupted run ({lock.name})")
-        lock.unlink(missing_ok=True)
-
-
-def _recover(stack: auto.Stack, printer: EventPrinter, progress: Progress) -> None:
-    """Reconcile the state with the cluster if an earlier run was interrupted."""
+def _release_dead_locks(settings: EngineSettings, tenant_id: str, progress: Progress) -> None:
+    """Remove backend locks whose owner is proven gone; name a live holder and refuse."""
+    store = LockStore(settings.backend_url, PROJECT)
     try:
-        deployment = stack.export_stack().deployment or {}
-    except auto.CommandError:
-        return
+        locks = store.locks(tenant_id)
+    except Exception as exc:  # psycopg2/OS errors: the backend is unreachable or not set up
+        raise ProvisionError(f"cannot read the locks of tenant {tenant_id} in {redact_url(settings.backend_url)}: "
+                             f"{_last_line(str(exc))}") from None
+    for lock in locks:
+        if lock.owner_gone():
+            progress(f"removing the backend lock of an interrupted run: {lock.holder} no longer runs")
+            store.remove(lock)
+        else:
+            raise TenantBusy(
+                f"tenant {tenant_id} is being updated by {lock.holder}",
+                hint="wait for that run to finish; a lock from another machine is never removed by spbe "
+                     "(if that machine is gone for good: `pulumi cancel` by hand, with care)",
+            )
+
+
+def _deployment(stack: auto.Stack) -> dict[str, Any]:
+    try:
+        return stack.export_stack().deployment or {}
+    except auto.CommandError as exc:
+        raise ProvisionError(f"cannot read the state of stack {stack.name}: {_last_line(str(exc))}") from None
+
+
+def _recover(stack: auto.Stack, deployment: dict[str, Any], printer: EventPrinter, progress: Progress) -> None:
+    """Reconcile the state with the cluster if an earlier run was interrupted."""
     pending = deployment.get("pending_operations") or []
     if not pending:
         return
     progress(f"an earlier run was interrupted with {len(pending)} operation(s) in flight; reading them from the cluster")
-    stack.refresh(clear_pending_creates=True, on_event=printer, color="never", show_secrets=False, suppress_outputs=True)
+    # A create that was in flight is dropped from the state: the provider creates with
+    # server-side apply, which upserts, so the next step adopts the object if it got created.
+    # (Its credentials were already read from the pending operation: see credentials.from_deployment.)
+    stack.refresh(clear_pending_creates=True, on_event=printer, color="never", show_secrets=False,
+                  suppress_outputs=True)
 
 
 def _outputs(stack: auto.Stack) -> dict[str, Any]:
@@ -141,12 +174,13 @@ def _changes(summary: dict[str, int] | None) -> dict[str, int]:
 
 
 def _fail(what: str, tenant_id: str, exc: Exception, printer: EventPrinter) -> ProvisionError:
-    if isinstance(exc, auto.ConcurrentUpdateError):
-        return TenantBusy(
-            f"tenant {tenant_id} is locked by another update of its stack",
-            hint="another operator or machine is updating it; wait for that run to finish",
-        )
-    detail = "; ".join(printer.errors[-3:]) or _last_line(str(exc))
+    text = str(exc)
+    if isinstance(exc, auto.ConcurrentUpdateError) or "currently locked by" in text:
+        holder = next((line.strip() for line in text.splitlines() if "created by" in line), "")
+        holder = holder.split("created by", 1)[-1].strip() if holder else "another run"
+        return TenantBusy(f"tenant {tenant_id} is being updated by {holder}",
+                          hint="wait for that run to finish, then run the same command again")
+    detail = "; ".join(printer.errors[-3:]) or _last_line(text)
     return ProvisionError(f"{what} of tenant {tenant_id} failed: {detail}",
                           hint="fix the cause and run the same command again; it converges from where it stopped")
 
@@ -156,38 +190,66 @@ def _last_line(text: str) -> str:
     return lines[-1][:500] if lines else "unknown error"
 
 
+def _check_rotation(state: DesiredState, rotate: Iterable[str] | None) -> list[str]:
+    names = sorted(set(rotate or ()))
+    known = creds.generated_secret_names(state)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ProvisionError(f"tenant {state.tenant_id} has no generated credential named {', '.join(unknown)}",
+                             hint="generated credentials: " + ", ".join(known))
+    return names
+
+
 def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet,
-       expect_no_changes: bool = False) -> RunResult:
-    """Create or converge the tenant to its desired state; wait until its workloads are ready."""
+       expect_no_changes: bool = False, rotate: Iterable[str] | None = None) -> RunResult:
+    """Create or converge the tenant to its desired state; wait until its workloads are ready.
+
+    ``rotate``: names of generated Secrets to give new values; every other credential keeps
+    the value recorded in the stack.
+    """
     state = desired_state(spec, catalog)  # pure, before any lock or engine: bad input applies nothing
-    program = tenant_program(state, settings.kubeconfig.read_text(), settings.context)
+    rotating = _check_rotation(state, rotate)
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(spec.tenant_id):
-        _clear_stale_backend_lock(settings, spec.tenant_id, progress)
-        stack = _stack(spec.tenant_id, settings, program, progress, create=True)
+        stack = _stack(spec.tenant_id, settings, progress, create=True)
+        _release_dead_locks(settings, spec.tenant_id, progress)
+        deployment = _deployment(stack)
+        recorded = creds.from_deployment(deployment)
+        credentials, new = creds.resolve(state, recorded, rotating)
+        exists = preflight.check_change(state, settings.kubeconfig, settings.context)
+        program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
+                                 spec.request_text)
         try:
-            _recover(stack, printer, progress)
+            _recover(stack, deployment, printer, progress)
             progress(f"updating tenant {spec.tenant_id} ({len(state.manifests)} objects, catalog {state.catalog_version})")
-            result = stack.up(on_event=printer, color="never", show_secrets=False, suppress_outputs=True,
-                              expect_no_changes=expect_no_changes, message=f"spbe tenant up (catalog {state.catalog_version})")
+            result = stack.up(program=program, refresh=bool(deployment.get("resources")) and exists,
+                              on_event=printer, color="never", show_secrets=False, suppress_outputs=True,
+                              expect_no_changes=expect_no_changes,
+                              message=f"spbe tenant up (catalog {state.catalog_version})"
+                              + (f"; rotate {', '.join(rotating)}" if rotating else ""))
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("update", spec.tenant_id, exc, printer) from None
         return RunResult(spec.tenant_id, "up", _changes(result.summary.resource_changes), time.monotonic() - start,
-                         _outputs(stack))
+                         _outputs(stack), new)
 
 
-def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet) -> RunResult:
-    """What `up` would change, without changing anything."""
+def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet,
+            refresh: bool = True) -> RunResult:
+    """What `up` would change, without changing anything (refreshed from the cluster first)."""
     state = desired_state(spec, catalog)
-    program = tenant_program(state, settings.kubeconfig.read_text(), settings.context)
     start = time.monotonic()
     printer = EventPrinter(_quiet)
     with tenant_lock(spec.tenant_id):
-        _clear_stale_backend_lock(settings, spec.tenant_id, progress)
-        stack = _stack(spec.tenant_id, settings, program, progress, create=True)
+        stack = _stack(spec.tenant_id, settings, progress, create=True)
+        _release_dead_locks(settings, spec.tenant_id, progress)
+        deployment = _deployment(stack)
+        credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
+        program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
+                                 spec.request_text)
         try:
-            result = stack.preview(on_event=printer, color="never", show_secrets=False, suppress_outputs=True)
+            result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
+                                   on_event=printer, color="never", show_secrets=False, suppress_outputs=True)
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("preview", spec.tenant_id, exc, printer) from None
     changes = {str(k.value if hasattr(k, "value") else k): int(v) for k, v in result.change_summary.items()}
@@ -195,17 +257,20 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
 
 
 def destroy(tenant_id: str, settings: EngineSettings, progress: Progress = _quiet) -> RunResult:
-    """Delete every object of the tenant and its stack (the caller checks backups first)."""
+    """Delete every object of the tenant; keep the stack and its update history (the caller checks backups)."""
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(tenant_id):
-        _clear_stale_backend_lock(settings, tenant_id, progress)
-        stack = _stack(tenant_id, settings, lambda: None, progress, create=False)
+        stack = _stack(tenant_id, settings, progress, create=False)
+        _release_dead_locks(settings, tenant_id, progress)
+        deployment = _deployment(stack)
         try:
-            _recover(stack, printer, progress)
+            _recover(stack, deployment, printer, progress)
+            # the Namespace and volumes are protected against ordinary updates; destroying is the one
+            # operation that may delete them, so the protection is lifted for it alone
+            stack._run_pulumi_cmd_sync(["state", "unprotect", "--all", "--yes"])
             result = stack.destroy(on_event=printer, color="never", show_secrets=False, suppress_outputs=True,
                                    message="spbe tenant destroy")
-            stack.workspace.remove_stack(tenant_id)
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("destroy", tenant_id, exc, printer) from None
     return RunResult(tenant_id, "destroy", _changes(result.summary.resource_changes), time.monotonic() - start)
@@ -213,26 +278,53 @@ def destroy(tenant_id: str, settings: EngineSettings, progress: Progress = _quie
 
 @dataclass
 class StackRecord:
-    """What the stack says of a tenant: outputs and its last update."""
+    """What the stack says of a tenant: outputs, its last update, whether it holds any resources."""
 
     tenant: str
     outputs: dict[str, Any]
     last_update: dict[str, Any] | None
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def stack_record(tenant_id: str, settings: EngineSettings, progress: Progress = _quiet) -> StackRecord:
-    """The tenant's stack outputs and last update (no lock: read-only)."""
-    stack = _stack(tenant_id, settings, lambda: None, progress, create=False)
+def _update(h: auto.UpdateSummary) -> dict[str, Any]:
+    return {"kind": h.kind, "result": h.result, "started": h.start_time.isoformat() if h.start_time else None,
+            "ended": h.end_time.isoformat() if h.end_time else None, "message": h.message,
+            "changes": _changes(h.resource_changes)}
+
+
+def stack_record(tenant_id: str, settings: EngineSettings, progress: Progress = _quiet,
+                 history: int = 1) -> StackRecord:
+    """The tenant's stack outputs and its last ``history`` updates (no lock: read-only)."""
+    stack = _stack(tenant_id, settings, progress, create=False)
     try:
-        history = stack.history(page_size=1)
+        updates = stack.history(page_size=history, page=1)
         outputs = _outputs(stack)
     except auto.CommandError as exc:
         raise ProvisionError(f"cannot read the stack of tenant {tenant_id}: {_last_line(str(exc))}") from None
-    last = None
-    if history:
-        h = history[0]
-        last = {"kind": h.kind, "result": h.result, "started": h.start_time.isoformat() if h.start_time else None,
-                "ended": h.end_time.isoformat() if h.end_time else None, "message": h.message,
-                "changes": _changes(h.resource_changes)}
-    return StackRecord(tenant_id, outputs, last)
+    rows = [_update(h) for h in updates]
+    return StackRecord(tenant_id, outputs, rows[0] if rows else None, rows)
 
+
+def recorded_request(tenant_id: str, settings: EngineSettings) -> tuple[TenantSpec, str]:
+    """The request and catalog version the tenant's stack was last brought up with."""
+    from spbe_kit.request import parse_request
+
+    record = stack_record(tenant_id, settings)
+    text, version = record.outputs.get("request"), record.outputs.get("catalogVersion")
+    if not text or not version:
+        raise ProvisionError(f"the stack of tenant {tenant_id} records no request (it was never brought up, "
+                             "or was destroyed)", hint="run `spbe tenant up REQUEST` with the tenant's request")
+    return parse_request(text, source=f"the request recorded in the stack of {tenant_id}"), str(version)
+
+
+def rotate_credentials(tenant_id: str, secrets: Iterable[str] | None, settings: EngineSettings,
+                       progress: Progress = _quiet, registry: str | None = None) -> RunResult:
+    """Give new values to the named generated Secrets (all of them when ``secrets`` is empty)."""
+    from spbe_kit.catalog import load_catalog
+
+    spec, version = recorded_request(tenant_id, settings)
+    catalog = load_catalog(version, registry)
+    names = list(secrets or ()) or creds.generated_secret_names(desired_state(spec, catalog))
+    result = up(spec, catalog, settings, progress, rotate=names)
+    result.operation = "rotate-credentials"
+    return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spbe_kit.regions import Level
 from spbe_kit.request.model import Component, ContactRole, Tier
@@ -54,6 +54,8 @@ class TenantSpec:
     components: frozenset[Component]
     backup: BackupRequest
     eoffice: EofficeOptions = EofficeOptions()
+    #: the request text as the pemda wrote it (no secrets in it); kept with the tenant's stack
+    request_text: str = field(default="", compare=False, repr=False)
 
     def has(self, component: Component) -> bool:
         """Whether the tenant asked for this component."""

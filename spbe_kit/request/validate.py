@@ -6,6 +6,7 @@ Nothing downstream ever sees a request that failed any step.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def parse_request(text: str | bytes, source: str = "<request>") -> TenantSpec:
     problems = [_with_line(p, doc) for p in check_request(model)]
     if problems:
         raise RequestInvalid(source, problems)
-    return _to_spec(model)
+    text = text.decode("utf-8") if isinstance(text, bytes) else text
+    return dataclasses.replace(_to_spec(model), request_text=text)
 
 
 def _to_spec(model: TenantRequestModel) -> TenantSpec:

@@ -1,0 +1,119 @@
+"""Refuse a tenant change that cannot land whole, before anything is touched.
+
+The engine applies objects one by one; a change the cluster rejects half-way leaves a tenant
+half on the new tier (its quota moved, its workloads not). So before ``up`` changes an
+existing tenant, every object of the desired state is sent to the API server as a
+server-side apply *dry run* (admission, validation, immutable fields, Pod Security, quota
+all run; nothing is stored), and volume growth is checked against the StorageClass, whose
+refusal only comes when the claim is really resized. Every problem is reported at once.
+
+A tenant whose namespace does not exist yet is not checked: creating it from nothing cannot
+leave an older tenant half-changed, and a re-run converges.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from spbe_kit.catalog.quantity import parse_quantity
+from spbe_kit.desired.model import DesiredState, Manifest
+from spbe_kit.errors import ChangeRefused, ProvisionError
+from spbe_kit.kubeclient import api_client, object_path
+
+FIELD_MANAGER = "spbe-preflight"
+WORKERS = 4
+
+
+class _Http:
+    """Raw JSON requests through the official client (it has no generic server-side apply)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    def request(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
+                body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        m, url, hdrs, payload, post = self.api.param_serialize(
+            method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        try:
+            response = self.api.call_api(m, url, hdrs, payload, post)
+            response.read()
+        except Exception as exc:  # urllib3 errors: the cluster is not reachable
+            raise ProvisionError(f"cannot reach the cluster for the preflight check: {exc}",
+                                 hint="is it running? `spbe cluster status`") from None
+        try:
+            data = json.loads(response.data) if response.data else None
+        except ValueError:
+            data = None
+        return response.status, data
+
+
+def _message(data: Any) -> str:
+    return (data or {}).get("message", "rejected") if isinstance(data, dict) else "rejected"
+
+
+def _dry_run(http: _Http, manifest: Manifest) -> str | None:
+    """Server-side apply ``manifest`` as a dry run; the API server's refusal, or None."""
+    path = object_path(manifest.kind, manifest.namespace, manifest.name)
+    query = [("dryRun", "All"), ("fieldManager", FIELD_MANAGER), ("force", "true")]
+    status, data = http.request("PATCH", path, query, manifest.body, "application/apply-patch+yaml")
+    if 200 <= status < 300:
+        return None
+    return f"{manifest.kind}/{manifest.name}: {_message(data)}"
+
+
+def _storage_problems(http: _Http, state: DesiredState) -> list[str]:
+    problems: list[str] = []
+    classes: dict[str, dict[str, Any] | None] = {}
+    for manifest in state.of_kind("PersistentVolumeClaim"):
+        status, live = http.request("GET", object_path("PersistentVolumeClaim", manifest.namespace, manifest.name))
+        if status == 404 or not live:
+            continue
+        wanted = manifest.body["spec"]["resources"]["requests"]["storage"]
+        has = live.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+        if not has or parse_quantity(wanted) == parse_quantity(has):
+            continue
+        name = f"PersistentVolumeClaim/{manifest.name}"
+        if parse_quantity(wanted) < parse_quantity(has):
+            problems.append(f"{name}: a volume cannot shrink ({has} -> {wanted}); the data would not fit")
+            continue
+        class_name = live.get("spec", {}).get("storageClassName") or ""
+        if class_name not in classes:
+            code, sc = http.request("GET", f"/apis/storage.k8s.io/v1/storageclasses/{class_name}")
+            classes[class_name] = sc if code == 200 else None
+        sc = classes[class_name]
+        if sc is None:
+            problems.append(f"{name}: its StorageClass {class_name!r} does not exist, so it cannot grow to {wanted}")
+        elif not sc.get("allowVolumeExpansion"):
+            problems.append(f"{name}: cannot grow {has} -> {wanted}: StorageClass {class_name!r} "
+                            "does not allow volume expansion (allowVolumeExpansion is not true)")
+    return problems
+
+
+def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None) -> bool:
+    """Raise :class:`ChangeRefused` naming every problem; False when the tenant does not exist yet."""
+    http = _Http(api_client(kubeconfig, context))
+    status, _ = http.request("GET", object_path("Namespace", None, state.tenant_id))
+    if status == 404:
+        return False
+    if status in (401, 403):
+        raise ProvisionError(f"the preflight check may not read namespace {state.tenant_id} (HTTP {status})",
+                             hint="provision with credentials that may manage the tenant's namespace")
+    problems = _storage_problems(http, state)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        problems += [p for p in pool.map(lambda m: _dry_run(http, m), state.manifests) if p]
+    if problems:
+        raise ChangeRefused(
+            state.tenant_id, problems,
+            hint="the tenant was left exactly as it was; fix the cause (or ask platform ops about the StorageClass) "
+                 "and run `spbe tenant up` again",
+        )
+    return True

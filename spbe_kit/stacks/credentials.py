@@ -1,0 +1,116 @@
+"""The tenant's generated credentials: made by the kit, kept only in the stack's encrypted state.
+
+The desired state names which Secret keys are generated (``Manifest.generated_keys``); the
+values are created here on a tenant's first ``up`` and afterwards read back from the stack's
+own state (the inputs of its Secret resources, decrypted by ``pulumi stack export
+--show-secrets``). So they survive a wiped work dir or another operator's machine sharing the
+backend, and change only when someone asks for a rotation. They are never written anywhere
+else, never printed, and their ``repr`` shows only names.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spbe_kit.desired.model import DesiredState
+
+#: Pulumi's wire marker on secret values in an exported deployment (sdk/go/common/resource/sig).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
+LENGTH = 32
+# Letters and digits only: the values go into JDBC URLs, env vars and config files unescaped.
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int = LENGTH) -> str:
+    """A random password of letters and digits with at least one lower, one upper and one digit."""
+    while True:
+        value = "".join(secrets.choice(_ALPHABET) for _ in range(length))
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secret name -> key -> value. Its repr names the Secrets, never a value."""
+
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Credentials({', '.join(f'{s}[{len(k)} keys]' for s, k in sorted(self.values.items()))})"
+
+    __str__ = __repr__
+
+    def value(self, secret: str, key: str) -> str:
+        return self.values[secret][key]
+
+    def names(self) -> list[str]:
+        return sorted(self.values)
+
+
+def _unwrap(value: Any) -> Any:
+    """A value of an exported deployment with Pulumi's secret wrappers removed (plaintext only)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) is not None and "plaintext" in value:
+            return _unwrap(json.loads(value["plaintext"]))
+        if value.get(SECRET_SIG) is not None:
+            return None  # still encrypted: not readable here
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def from_deployment(deployment: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """The generated values recorded in a stack's state: Secret name -> key -> value.
+
+    Completed resources first; then the inputs of operations a killed run left in flight
+    (a Secret whose create was interrupted may already be in the cluster with those values).
+    """
+    deployment = deployment or {}
+    pending = [op.get("resource") or {} for op in deployment.get("pending_operations") or []]
+    found: dict[str, dict[str, str]] = {}
+    for resource in [*(deployment.get("resources") or []), *pending]:
+        if resource.get("type") != SECRET_TYPE or resource.get("delete"):
+            continue
+        inputs = _unwrap(resource.get("inputs") or {})
+        name = ((inputs.get("metadata") or {}).get("name")) if isinstance(inputs, dict) else None
+        data = inputs.get("stringData") if isinstance(inputs, dict) else None
+        if name and isinstance(data, dict) and name not in found:
+            found[name] = {k: v for k, v in data.items() if isinstance(v, str) and v}
+    return found
+
+
+def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],
+            rotate: Iterable[str] | None = None) -> tuple[Credentials, list[str]]:
+    """Every generated key of ``state``: kept from ``recorded``, new where missing or rotated.
+
+    ``rotate``: Secret names to give new values (an empty iterable rotates nothing; the
+    caller validates names). Returns the credentials and the ``secret/key`` names that are new.
+    """
+    rotating = set(rotate or ())
+    values: dict[str, dict[str, str]] = {}
+    new: list[str] = []
+    for manifest in state.manifests:
+        if not manifest.generated_keys:
+            continue
+        old = recorded.get(manifest.name, {})
+        keys: dict[str, str] = {}
+        for key in manifest.generated_keys:
+            if key in old and manifest.name not in rotating:
+                keys[key] = old[key]
+            else:
+                keys[key] = new_password()
+                new.append(f"{manifest.name}/{key}")
+        values[manifest.name] = keys
+    return Credentials(values), new
+
+
+def generated_secret_names(state: DesiredState) -> list[str]:
+    """The Secrets of ``state`` whose values the kit generates."""
+    return sorted(m.name for m in state.manifests if m.generated_keys)

@@ -1,0 +1,100 @@
+"""Kit-generated credentials: read back from the stack's state, kept, rotated only on request."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+
+from spbe_kit.provision.backend_locks import LockStore, StackLock, redact_url
+from spbe_kit.stacks import credentials as creds
+
+SIG = creds.SECRET_SIG
+
+
+def _secret(value):
+    """A value as `pulumi stack export --show-secrets` writes a decrypted secret."""
+    return {SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(value)}
+
+
+def _deployment(values: dict[str, dict[str, str]], pending: dict[str, dict[str, str]] | None = None) -> dict:
+    def res(name, data):
+        return {"type": creds.SECRET_TYPE, "urn": f"urn:...::{name}",
+                "inputs": {"metadata": {"name": name, "namespace": "t"}, "stringData": _secret(data)}}
+
+    return {"resources": [res(n, d) for n, d in values.items()] + [
+        {"type": "kubernetes:core/v1:ConfigMap", "inputs": {"metadata": {"name": "x"}, "data": {"a": "b"}}}],
+        "pending_operations": [{"type": "creating", "resource": res(n, d)} for n, d in (pending or {}).items()]}
+
+
+def test_new_password_is_long_alphanumeric_and_mixed():
+    values = {creds.new_password() for _ in range(50)}
+    assert len(values) == 50
+    for v in values:
+        assert len(v) == creds.LENGTH and v.isalnum()
+        assert any(c.islower() for c in v) and any(c.isupper() for c in v) and any(c.isdigit() for c in v)
+
+
+def test_values_are_read_back_from_the_exported_state_including_interrupted_creates():
+    dep = _deployment({"database-superuser": {"password": "A1" * 16}}, pending={"grafana-admin": {"password": "B2" * 16}})
+    assert creds.from_deployment(dep) == {"database-superuser": {"password": "A1" * 16},
+                                          "grafana-admin": {"password": "B2" * 16}}
+    assert creds.from_deployment(None) == {}
+    # an encrypted (not shown) value is not readable and not invented
+    encrypted = {"resources": [{"type": creds.SECRET_TYPE, "inputs": {
+        "metadata": {"name": "s"}, "stringData": {SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "xx"}}}]}
+    assert creds.from_deployment(encrypted) == {}
+
+
+def test_recorded_values_are_kept_and_only_missing_or_rotated_ones_are_new(banyuwangi):
+    first, new = creds.resolve(banyuwangi, {})
+    names = creds.generated_secret_names(banyuwangi)
+    assert sorted(first.values) == names
+    assert len(new) == sum(len(m.generated_keys) for m in banyuwangi.manifests)
+
+    again, new_again = creds.resolve(banyuwangi, first.values)
+    assert again.values == first.values and new_again == []
+
+    rotated, new_rot = creds.resolve(banyuwangi, first.values, rotate=["grafana-admin"])
+    assert rotated.values["grafana-admin"] != first.values["grafana-admin"]
+    assert {k: v for k, v in rotated.values.items() if k != "grafana-admin"} == \
+        {k: v for k, v in first.values.items() if k != "grafana-admin"}
+    assert new_rot == [f"grafana-admin/{k}" for k in banyuwangi.get("Secret", "grafana-admin").generated_keys]
+
+
+def test_credentials_never_show_a_value_in_repr_or_str(banyuwangi):
+    c, _ = creds.resolve(banyuwangi, {})
+    text = repr(c) + str(c) + f"{c}"
+    for keys in c.values.values():
+        for value in keys.values():
+            assert value not in text
+    assert "database-superuser" in text
+
+
+def test_redact_url_masks_the_backend_password_only():
+    assert redact_url("postgres://ops:s3cret@db.pdn:5432/pulumi?sslmode=require") == \
+        "postgres://ops:****@db.pdn:5432/pulumi?sslmode=require"
+    assert redact_url("file:///var/lib/spbe/pulumi") == "file:///var/lib/spbe/pulumi"
+
+
+def test_a_lock_is_stale_only_on_this_host_with_a_dead_pid():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    here = socket.gethostname()
+    assert StackLock("k", dead.pid, "ops", here, "t").owner_gone()
+    assert not StackLock("k", os.getpid(), "ops", here, "t").owner_gone()  # alive
+    assert not StackLock("k", dead.pid, "ops", "another-host", "t").owner_gone()  # never judged from here
+    assert "ops@another-host (pid" in StackLock("k", 7, "ops", "another-host", "t").holder
+
+
+def test_file_backend_locks_are_listed_and_removed(tmp_path):
+    store = LockStore(tmp_path.as_uri(), "spbe-tenant")
+    folder = tmp_path / ".pulumi/locks/organization/spbe-tenant/kab-x"
+    folder.mkdir(parents=True)
+    (folder / "a.json").write_text(json.dumps({"pid": 1, "username": "u", "hostname": "h", "timestamp": "t"}))
+    (folder / "broken.json").write_text("{")
+    [lock] = store.locks("kab-x")
+    assert (lock.pid, lock.hostname) == (1, "h")
+    store.remove(lock)
+    assert store.locks("kab-x") == [] and (folder / "broken.json").exists()
