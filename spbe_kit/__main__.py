@@ -1,5 +1,5 @@
 """`python -m spbe_kit` runs the `spbe` command."""
 
-from spbe_kit.cli.main import cli
+from spbe_kit.cli.main import main
 
-cli(prog_name="spbe")
+main(prog_name="spbe")

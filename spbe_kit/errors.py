@@ -48,6 +48,14 @@ class RequestInvalid(SpbeError):
         super().__init__(f"{source}: {len(problems)} problem(s) in the tenant request")
 
 
+class RequestUnreadable(SpbeError):
+    """A tenant request file cannot be read at all (missing, a directory, no permission): a usage error."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: cannot read the file: {reason}", hint="check the path")
+
+
 class CatalogError(SpbeError):
     """The baseline catalog is missing, malformed, or does not have the requested version."""
 

@@ -17,8 +17,12 @@ _ENV = Environment(
 )
 
 
-def new_request(region_code: str, catalog: Catalog, tier: Tier = Tier.MEDIUM) -> str:
-    """The text of a request for this region that validates as is."""
+def new_request(region_code: str, catalog: Catalog, tier: Tier = Tier.MEDIUM, out_file: str | None = None) -> str:
+    """The text of a request for this region that validates as is.
+
+    ``out_file``: where it will be written; its comment then says how to validate that file.
+    Without one (stdout) the comment says to save it first, naming the conventional file name.
+    """
     region = find_region(region_code)
     if region.is_administrative:
         raise RegionError(
@@ -35,5 +39,6 @@ def new_request(region_code: str, catalog: Catalog, tier: Tier = Tier.MEDIUM) ->
         backup_schedule=catalog.backup.schedule,
         retention_days=catalog.backup.retention_days,
         catalog_version=catalog.version,
+        out_file=out_file,
         file_hint=f"{region.tenant_id}.yaml",
     )

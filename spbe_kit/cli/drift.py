@@ -16,7 +16,8 @@ from spbe_kit.drift.messages import Lang
 @click.option("--all", "all_tenants", is_flag=True, help="Every request in --requests, and every tenant namespace.")
 @click.option("--requests", "requests_dir", type=click.Path(file_okay=False, path_type=Path),
               envvar="SPBE_REQUESTS_DIR", default=None, help="Folder of tenant requests [env SPBE_REQUESTS_DIR].")
-@click.option("--output", "-O", type=click.Choice(["table", "json", "junit", "html"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json", "junit", "html"]), default="table", show_default=True,
+              help="Report format.")
 @click.option("--evidence", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a timestamped JSON report and its HTML view (with the JSON's SHA-256) here.")
 @click.option("--lang", type=click.Choice([lang.value for lang in Lang]), default="en", show_default=True,

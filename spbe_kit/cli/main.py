@@ -34,6 +34,9 @@ class SpbeGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `spbe ... | head`: the reader is gone, which is not an error
+            _silence_stdout()
+            ctx.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -43,6 +46,13 @@ class SpbeGroup(click.Group):
             click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("  hint: this is a bug in spbe-kit; rerun with SPBE_DEBUG=1 and report the output", err=True)
             ctx.exit(EXIT_ERROR)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so nothing (not even the exit-time flush) writes to a closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @click.group(cls=SpbeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,3 +81,14 @@ def _add_optional_commands() -> None:
 
 
 _add_optional_commands()
+
+
+def main(prog_name: str | None = None) -> None:
+    """The console entry point: `cli` plus a quiet exit when stdout's reader went away."""
+    try:
+        cli(prog_name=prog_name)
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()

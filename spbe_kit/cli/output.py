@@ -21,10 +21,10 @@ class OutputFormat(str, enum.Enum):
 
 
 def output_option(*choices: enum.Enum):
-    """A `--output/-O` option over the given formats (default: table)."""
+    """The `-o/--output` option over the given formats (default: table): kubectl's convention, everywhere."""
     values = [c.value for c in choices] if choices else [f.value for f in OutputFormat]
     return click.option(
-        "--output", "-O", "output", type=click.Choice(values), default="table", show_default=True,
+        "--output", "-o", "output", type=click.Choice(values), default="table", show_default=True,
         help="Report format.",
     )
 

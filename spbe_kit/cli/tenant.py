@@ -9,7 +9,7 @@ import click
 from spbe_kit.catalog import load_catalog
 from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, emit_json, output_option, table, warn
 from spbe_kit.desired import desired_state
-from spbe_kit.errors import DestroyRefused, SpbeError
+from spbe_kit.errors import DestroyRefused
 from spbe_kit.render import write_manifests
 from spbe_kit.request import load_request
 
@@ -56,7 +56,7 @@ def tenant() -> None:
 
 @tenant.command("render")
 @click.argument("request_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the YAML files.")
+@click.option("--out-dir", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the YAML files.")
 @_catalog_version
 @_registry
 @output_option()
@@ -234,28 +234,55 @@ def configure(request_file, version, registry, kubeconfig, context, no_verify, o
 @_engine_options
 @output_option()
 def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) -> None:
-    """Catalog version, last update and health of each component. Exit 0 healthy, 1 not."""
+    """Catalog version, last update and health of each component.
+
+    Healthy only on evidence: credentials present, workloads Ready, components answering
+    (readiness probes on a real node). Exit 0 healthy; 1 not healthy, unknown or not
+    provisioned; 2 no such tenant.
+    """
+    from spbe_kit.errors import ProvisionError, ToolBuildError
     from spbe_kit.provision import health, runner
 
     settings = _settings(kubeconfig, context, backend, secrets_provider)
     live = health.tenant_health(tenant_id, settings.kubeconfig, settings.context)
+    stack_error = None
     try:
         record = runner.stack_record(tenant_id, settings)
-        outputs, last, stack_error = record.outputs, record.last_update or {}, None
-    except SpbeError as exc:  # the live health is still worth reporting
+        outputs, last = record.outputs, record.last_update or {}
+    except ToolBuildError:
+        outputs, last, stack_error = {}, {}, "the Pulumi engine is not built here (`spbe engine build`)"
+    except ProvisionError as exc:
         outputs, last, stack_error = {}, {}, exc.message
-        warn(f"warning: the stack record of {tenant_id} cannot be read: {exc.message}")
+        if not live.namespace_exists and "no tenant named" in exc.message:
+            close = health.suggestion(tenant_id, health.tenant_namespaces(settings.kubeconfig, settings.context))
+            raise ProvisionError(f"no tenant named {tenant_id}" + (f" (did you mean {close}?)" if close else ""),
+                                 hint="list tenants with `kubectl get namespaces -l spbe.go.id/tenant`") from None
+    if stack_error and live.namespace_exists:
+        warn(f"note: no stack record for {tenant_id}: {stack_error}")
     catalog_version = outputs.get("catalogVersion") or live.catalog_version
+    verdict = live.verdict if live.namespace_exists else "not provisioned"
     if output == "json":
         emit_json({"tenant": tenant_id, "catalogVersion": catalog_version, "lastUpdate": last or None,
-                   "endpoints": outputs.get("endpoints"), "stackError": stack_error, **live.to_dict()})
+                   "endpoints": outputs.get("endpoints"), "stackError": stack_error, **live.to_dict(),
+                   "health": verdict})
     else:
-        click.echo(f"tenant {tenant_id}: {'healthy' if live.healthy else 'NOT healthy'}   "
+        click.echo(f"tenant {tenant_id}: {verdict.upper() if verdict != health.HEALTHY else verdict}   "
                    f"catalog {catalog_version or '?'}   "
                    f"last update {last.get('ended') or '-'} ({last.get('kind', '-')}: {last.get('result', '-')})")
-        rows = [[c, f"{w.kind}/{w.name}", f"{w.ready}/{w.desired}", "ok" if w.healthy else "not ready"]
+        if not live.namespace_exists:
+            click.echo("  its namespace does not exist: it was destroyed, or never brought up with `spbe tenant up`")
+        rows = [[c, f"{w.kind}/{w.name}", f"{w.ready}/{w.desired}",
+                 "not ready" if not w.healthy else ("ready (simulated node)" if w.simulated else "ok")]
                 for c, ws in live.components.items() for w in ws]
-        click.echo(table(rows, ["COMPONENT", "WORKLOAD", "READY", "HEALTH"]))
+        if rows:
+            click.echo(table(rows, ["COMPONENT", "WORKLOAD", "READY", "HEALTH"]))
+        if live.namespace_exists:
+            click.echo(f"credentials: {live.credentials_checked - len(live.missing_credentials)} of "
+                       f"{live.credentials_checked} present")
+        for problem in live.problems:
+            click.echo(f"  problem: {problem}")
+        for unknown in live.unknowns:
+            click.echo(f"  unknown: {unknown}")
         click.echo(f"last successful backup: {live.last_backup or 'none yet'}")
     raise SystemExit(EXIT_SUCCESS if live.healthy else EXIT_FAIL)
 

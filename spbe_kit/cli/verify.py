@@ -12,7 +12,8 @@ from spbe_kit.cli.output import EXIT_ERROR, EXIT_FAIL, EXIT_SUCCESS, warn
 @click.argument("tenant")
 @click.option("--targets", "targets_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where each component runs and what to check there (YAML/JSON), instead of the tenant's pods.")
-@click.option("--output", "-O", type=click.Choice(["table", "json", "junit"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json", "junit"]), default="table", show_default=True,
+              help="Report format.")
 @click.option("--registry", default=None, envvar="SPBE_REGISTRY", help="The image mirror the tenant was built with.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Cluster of the tenant's pods (default: $SPBE_KUBECONFIG, else the local cluster).")

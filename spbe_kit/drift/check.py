@@ -61,6 +61,7 @@ class DriftReport:
                 "drifted": sum(t.status == "drift" for t in self.tenants),
                 "unverified": sum(t.status == "unverified" for t in self.tenants),
                 "errors": sum(t.status == "error" for t in self.tenants),
+                "notProvisioned": sum(t.status == "not-provisioned" for t in self.tenants),
                 "findings": sum(len(t.findings) for t in self.tenants),
                 "apiRequests": self.api_requests,
                 "seconds": round(self.seconds, 2),
@@ -108,6 +109,7 @@ def check_tenant(spec: TenantSpec, snapshot: Snapshot, hash_key: bytes, previous
         ns = state.get("Namespace", spec.tenant_id)
         result.findings.append(Finding(FindingKind.MISSING, _ref(ns), ns.component, guardrail=True))
         result.objects_checked = 1
+        result.not_provisioned = True
         return result
     for manifest in state.manifests:
         result.objects_checked += 1

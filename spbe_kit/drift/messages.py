@@ -39,6 +39,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
     "status.drift": {Lang.EN: "drift", Lang.ID: "menyimpang"},
     "status.unverified": {Lang.EN: "not verified", Lang.ID: "tidak terverifikasi"},
     "status.error": {Lang.EN: "error", Lang.ID: "galat"},
+    "status.not-provisioned": {Lang.EN: "not provisioned (no namespace: never brought up, or destroyed)",
+                               Lang.ID: "belum disediakan (namespace tidak ada: belum pernah dibuat, atau sudah dihapus)"},
     "summary.clean": {Lang.EN: "{clean} of {tenants} tenant(s) match the baseline",
                       Lang.ID: "{clean} dari {tenants} tenant sesuai baseline"},
     "summary.drift": {Lang.EN: "{drifted} tenant(s) drifted, {findings} finding(s)",

@@ -59,6 +59,7 @@ class TenantResult:
     objects_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # the tenant could not be checked at all
+    not_provisioned: bool = False  # its namespace does not exist: never provisioned, or destroyed
     secret_hashes: dict[str, dict[str, str]] = field(default_factory=dict)  # secret -> key -> keyed hash
 
     @property
@@ -69,6 +70,8 @@ class TenantResult:
     def status(self) -> str:
         if self.error:
             return "error"
+        if self.not_provisioned:
+            return "not-provisioned"
         if any(f.kind is FindingKind.UNVERIFIED for f in self.findings) and all(
             f.kind is FindingKind.UNVERIFIED for f in self.findings
         ):

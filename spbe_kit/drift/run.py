@@ -11,7 +11,7 @@ from pathlib import Path
 from spbe_kit.drift import live
 from spbe_kit.drift.check import DriftReport, key_id, run_check
 from spbe_kit.drift.model import TenantResult
-from spbe_kit.errors import DriftError, RequestInvalid
+from spbe_kit.errors import DriftError, RequestInvalid, RequestUnreadable
 from spbe_kit.paths import private_secret_file, state_dir
 from spbe_kit.kubeclient import api_client
 from spbe_kit.request import load_request
@@ -79,7 +79,7 @@ def load_targets(options: DriftOptions) -> tuple[list[TenantSpec], list[TenantRe
             for candidate in _request_files(options.requests_dir):
                 try:
                     by_id[load_request(candidate).tenant_id] = candidate
-                except RequestInvalid:
+                except (RequestInvalid, RequestUnreadable):
                     invalid.append(candidate.name)
         if target not in by_id:
             hint = "give the request file itself, or the folder with --requests"
@@ -95,6 +95,9 @@ def load_targets(options: DriftOptions) -> tuple[list[TenantSpec], list[TenantRe
         except RequestInvalid as exc:
             errors.append(TenantResult(path.stem, None, error=f"request {path} is invalid: "
                                        + "; ".join(f"{p.path}: {p.message}" for p in exc.problems)))
+            continue
+        except RequestUnreadable as exc:
+            errors.append(TenantResult(path.stem, None, error=exc.message))
             continue
         if spec.tenant_id not in seen:
             seen.add(spec.tenant_id)

@@ -1,12 +1,20 @@
-"""A tenant's live health: workloads ready per component, and how old its newest backup is.
+"""A tenant's live health, claimed only on evidence; what cannot be checked is "unknown".
 
-Read straight from the cluster (read-only), labelled objects only, so it works for any
-tenant whatever state backend provisioned it.
+Read straight from the cluster (read-only), so it works for any tenant whatever state
+backend provisioned it. Healthy means all three of:
+
+* **credentials present**: every Secret whose values the kit generates exists and every
+  generated key holds a value (an empty Secret is not a credential);
+* **workloads Ready**: each Deployment and StatefulSet has its replicas Ready;
+* **components answer**: their pods are Ready on a *real* node, where the kubelet ran the
+  readiness probes (HTTP/TCP/exec checks of the component itself). Pods on a simulated
+  (kwok) node are marked Ready without any probe, so there the answer is "unknown".
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,11 +23,16 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from spbe_kit.desired.context import LABEL_CATALOG, LABEL_COMPONENT, LABEL_TENANT
+from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION
 from spbe_kit.errors import ProvisionError
 from spbe_kit.kubeclient import api_client
 
 BACKUP_JOB = "database-backup"
 BACKUP_MAX_AGE = dt.timedelta(days=1)
+#: kwok manages (simulates) exactly the nodes with this annotation
+SIMULATED_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+
+HEALTHY, NOT_HEALTHY, UNKNOWN = "healthy", "not healthy", "unknown"
 
 
 @dataclass
@@ -28,6 +41,7 @@ class WorkloadHealth:
     name: str
     ready: int
     desired: int
+    simulated: bool = False  # its pods run on a simulated node: Ready without probes
 
     @property
     def healthy(self) -> bool:
@@ -41,10 +55,33 @@ class TenantHealth:
     components: dict[str, list[WorkloadHealth]] = field(default_factory=dict)
     last_backup: str | None = None  # ISO time of the newest successful backup job
     catalog_version: str | None = None  # as labelled on the namespace
+    missing_credentials: list[str] = field(default_factory=list)  # "secret/key" without a value
+    credentials_checked: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"credential {c} has no value" for c in self.missing_credentials]
+        out += [f"{w.kind}/{w.name}: {w.ready}/{w.desired} Ready" for ws in self.components.values()
+                for w in ws if not w.healthy]
+        return out
+
+    @property
+    def unknowns(self) -> list[str]:
+        simulated = sorted(w.name for ws in self.components.values() for w in ws if w.simulated)
+        if simulated:
+            return [f"whether {', '.join(simulated)} answer: their pods run on simulated (kwok) nodes, "
+                    "where no readiness probe runs"]
+        return []
+
+    @property
+    def verdict(self) -> str:
+        if not self.namespace_exists or self.problems:
+            return NOT_HEALTHY
+        return UNKNOWN if self.unknowns else HEALTHY
 
     @property
     def healthy(self) -> bool:
-        return self.namespace_exists and all(w.healthy for ws in self.components.values() for w in ws)
+        return self.verdict == HEALTHY
 
     def backup_age(self, now: dt.datetime | None = None) -> dt.timedelta | None:
         if self.last_backup is None:
@@ -54,16 +91,37 @@ class TenantHealth:
     def to_dict(self) -> dict:
         return {
             "tenant": self.tenant,
+            "health": self.verdict,
             "healthy": self.healthy,
             "namespaceExists": self.namespace_exists,
+            "problems": self.problems,
+            "unknown": self.unknowns,
+            "credentials": {"checked": self.credentials_checked, "missing": self.missing_credentials},
             "components": {c: [{**asdict(w), "healthy": w.healthy} for w in ws] for c, ws in self.components.items()},
             "lastBackup": self.last_backup,
             "namespaceCatalogVersion": self.catalog_version,
         }
 
 
+def _simulated_nodes(core: client.CoreV1Api) -> set[str]:
+    key, value = SIMULATED_NODE_ANNOTATION
+    return {n.metadata.name for n in core.list_node().items if (n.metadata.annotations or {}).get(key) == value}
+
+
+def _credentials(core: client.CoreV1Api, tenant_id: str, health: TenantHealth) -> None:
+    for secret in core.list_namespaced_secret(tenant_id, label_selector=f"{LABEL_TENANT}={tenant_id}").items:
+        keys = (secret.metadata.annotations or {}).get(GENERATED_KEYS_ANNOTATION)
+        if not keys:
+            continue
+        data = secret.data or {}
+        for key in keys.split(","):
+            health.credentials_checked += 1
+            if not data.get(key):
+                health.missing_credentials.append(f"{secret.metadata.name}/{key}")
+
+
 def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) -> TenantHealth:
-    """Ready replicas of every workload of the tenant, by component; the newest successful backup."""
+    """Credentials, Ready replicas of every workload by component (and where they run), the newest backup."""
     api = api_client(kubeconfig, context)
     core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
     selector = f"{LABEL_TENANT}={tenant_id}"
@@ -76,12 +134,19 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
             raise
         labels = namespace.metadata.labels or {}
         health = TenantHealth(tenant_id, namespace_exists=True, catalog_version=labels.get(LABEL_CATALOG))
+        _credentials(core, tenant_id, health)
+        simulated_nodes = _simulated_nodes(core)
+        pods = core.list_namespaced_pod(tenant_id).items
         workloads = [(d, "Deployment") for d in apps.list_namespaced_deployment(tenant_id, label_selector=selector).items]
         workloads += [(s, "StatefulSet") for s in apps.list_namespaced_stateful_set(tenant_id, label_selector=selector).items]
         for obj, kind in sorted(workloads, key=lambda w: (w[0].metadata.labels.get(LABEL_COMPONENT, ""), w[0].metadata.name)):
             component = obj.metadata.labels.get(LABEL_COMPONENT, "unknown")
+            match = obj.spec.selector.match_labels or {}
+            nodes = {p.spec.node_name for p in pods
+                     if p.spec.node_name and all((p.metadata.labels or {}).get(k) == v for k, v in match.items())}
             health.components.setdefault(component, []).append(
-                WorkloadHealth(kind, obj.metadata.name, obj.status.ready_replicas or 0, obj.spec.replicas or 0)
+                WorkloadHealth(kind, obj.metadata.name, obj.status.ready_replicas or 0, obj.spec.replicas or 0,
+                               simulated=bool(nodes) and nodes <= simulated_nodes)
             )
         try:
             job = batch.read_namespaced_cron_job(BACKUP_JOB, tenant_id)
@@ -95,3 +160,19 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
         raise ProvisionError(f"cannot read tenant {tenant_id} from the cluster: HTTP {exc.status} {exc.reason}") from None
     except HTTPError as exc:
         raise ProvisionError(f"cannot reach the cluster: {exc}", hint="is it running? `spbe cluster status`") from None
+
+
+def tenant_namespaces(kubeconfig: Path, context: str | None = None) -> list[str]:
+    """Names of the namespaces that carry a tenant label (for "did you mean")."""
+    core = client.CoreV1Api(api_client(kubeconfig, context))
+    try:
+        items = core.list_namespace(label_selector=LABEL_TENANT).items
+    except (ApiException, HTTPError):
+        return []
+    return sorted(n.metadata.name for n in items)
+
+
+def suggestion(name: str, known: list[str]) -> str | None:
+    """The closest known tenant id to a mistyped one."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -9,7 +9,15 @@ import re
 
 from spbe_kit.errors import FieldProblem, RegionError
 from spbe_kit.regions import CODE_PATTERN, find_region, normalise_name
-from spbe_kit.request.model import REQUIRED_COMPONENTS, ContactRole, TenantRequestModel
+from spbe_kit.request.model import (
+    REQUIRED_COMPONENTS,
+    BackupModel,
+    ComponentsModel,
+    ContactModel,
+    ContactRole,
+    PemdaModel,
+    TenantRequestModel,
+)
 
 MIN_RETENTION_DAYS = 7
 MAX_RETENTION_DAYS = 3650
@@ -22,13 +30,30 @@ _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midni
 
 def check_request(req: TenantRequestModel) -> list[FieldProblem]:
     """All rule violations in a request whose shape is already valid."""
+    spec = req.spec
+    return check_parts(req.metadata.name, spec.pemda, spec.domain, spec.contacts, spec.components, spec.backup)
+
+
+def check_parts(name: str | None, pemda: PemdaModel | None, domain: str | None, contacts: list[ContactModel] | None,
+                components: ComponentsModel | None, backup: BackupModel | None) -> list[FieldProblem]:
+    """The rule violations of every part given; a part that is None failed its shape check and is skipped.
+
+    Lets a request with a shape error in one part still get the rule problems of the others
+    in the same run, so a pemda fixes everything in one round.
+    """
     problems: list[FieldProblem] = []
-    problems += _check_name(req.metadata.name)
-    problems += _check_pemda(req)
-    problems += _check_domain(req.spec.domain)
-    problems += _check_contacts(req)
-    problems += _check_components(req)
-    problems += _check_backup(req)
+    if name is not None:
+        problems += _check_name(name)
+    if pemda is not None:
+        problems += _check_pemda(pemda)
+    if domain is not None:
+        problems += _check_domain(domain)
+    if contacts is not None:
+        problems += _check_contacts(contacts)
+    if components is not None:
+        problems += _check_components(components)
+    if backup is not None:
+        problems += _check_backup(backup)
     return problems
 
 
@@ -44,8 +69,7 @@ def _check_name(name: str) -> list[FieldProblem]:
     ]
 
 
-def _check_pemda(req: TenantRequestModel) -> list[FieldProblem]:
-    pemda = req.spec.pemda
+def _check_pemda(pemda: PemdaModel) -> list[FieldProblem]:
     path = "spec.pemda"
     if not CODE_PATTERN.match(pemda.region_code):
         return [
@@ -119,9 +143,9 @@ def _check_domain(domain: str) -> list[FieldProblem]:
     return []
 
 
-def _check_contacts(req: TenantRequestModel) -> list[FieldProblem]:
+def _check_contacts(contacts: list[ContactModel]) -> list[FieldProblem]:
     problems = []
-    for index, contact in enumerate(req.spec.contacts):
+    for index, contact in enumerate(contacts):
         if not EMAIL.match(contact.email):
             problems.append(
                 FieldProblem(
@@ -130,7 +154,7 @@ def _check_contacts(req: TenantRequestModel) -> list[FieldProblem]:
                     "write one address, e.g. aptika@banyuwangikab.go.id",
                 )
             )
-    if not any(c.role is ContactRole.TECHNICAL for c in req.spec.contacts):
+    if not any(c.role is ContactRole.TECHNICAL for c in contacts):
         problems.append(
             FieldProblem(
                 "spec.contacts",
@@ -141,8 +165,7 @@ def _check_contacts(req: TenantRequestModel) -> list[FieldProblem]:
     return problems
 
 
-def _check_components(req: TenantRequestModel) -> list[FieldProblem]:
-    components = req.spec.components
+def _check_components(components: ComponentsModel) -> list[FieldProblem]:
     wanted = components.model_fields_set
     problems = []
     for component in REQUIRED_COMPONENTS:
@@ -183,10 +206,7 @@ def _check_components(req: TenantRequestModel) -> list[FieldProblem]:
     return problems
 
 
-def _check_backup(req: TenantRequestModel) -> list[FieldProblem]:
-    backup = req.spec.backup
-    if backup is None:
-        return []
+def _check_backup(backup: BackupModel) -> list[FieldProblem]:
     problems = []
     days = backup.retention_days
     if days is not None and days < MIN_RETENTION_DAYS:

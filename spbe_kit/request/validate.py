@@ -13,9 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spbe_kit.errors import FieldProblem, RequestInvalid
-from spbe_kit.request.model import Component, TenantRequestModel
-from spbe_kit.request.rules import check_request
+from spbe_kit.errors import FieldProblem, RequestInvalid, RequestUnreadable
+from spbe_kit.request.model import (
+    BackupModel,
+    Component,
+    ComponentsModel,
+    ContactModel,
+    PemdaModel,
+    TenantRequestModel,
+)
+from spbe_kit.request.rules import check_parts, check_request
 from spbe_kit.request.spec import BackupRequest, Contact, EofficeOptions, Pemda, TenantSpec
 from spbe_kit.request.yaml_source import YamlDocument, YamlProblem, parse_yaml
 
@@ -26,9 +33,7 @@ def load_request(path: str | Path) -> TenantSpec:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise RequestInvalid(
-            str(path), [FieldProblem("(file)", f"cannot read the file: {exc.strerror}", "check the path")]
-        ) from None
+        raise RequestUnreadable(str(path), exc.strerror or str(exc)) from None
     return parse_request(raw, source=str(path))
 
 
@@ -47,12 +52,46 @@ def parse_request(text: str | bytes, source: str = "<request>") -> TenantSpec:
     try:
         model = TenantRequestModel.model_validate(doc.data)
     except ValidationError as exc:
-        raise RequestInvalid(source, _from_pydantic(exc, doc)) from None
+        shape = _from_pydantic(exc, doc)
+        # the parts whose shape is fine still get their rule checks: every problem in one run
+        taken = {p.path for p in shape}
+        rules = [_with_line(p, doc) for p in check_parts(*_valid_parts(doc.data)) if p.path not in taken]
+        raise RequestInvalid(source, shape + rules) from None
     problems = [_with_line(p, doc) for p in check_request(model)]
     if problems:
         raise RequestInvalid(source, problems)
     text = text.decode("utf-8") if isinstance(text, bytes) else text
     return dataclasses.replace(_to_spec(model), request_text=text)
+
+
+def _part(model: type[BaseModel] | None, value: Any) -> Any:
+    """``value`` validated as ``model`` (a plain string when None), or None when it is not valid."""
+    if model is None:
+        return value if isinstance(value, str) else None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _valid_parts(data: dict[str, Any]) -> tuple[Any, ...]:
+    """(name, pemda, domain, contacts, components, backup) of raw request data, None where invalid."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    contacts = spec.get("contacts")
+    parsed_contacts = None
+    if isinstance(contacts, list) and contacts:
+        parsed = [_part(ContactModel, c) for c in contacts]
+        parsed_contacts = parsed if all(c is not None for c in parsed) else None
+    backup = spec.get("backup")
+    return (
+        _part(None, metadata.get("name")),
+        _part(PemdaModel, spec.get("pemda")),
+        _part(None, spec.get("domain")),
+        parsed_contacts,
+        _part(ComponentsModel, spec.get("components")),
+        _part(BackupModel, backup) if backup is not None else None,
+    )
 
 
 def _to_spec(model: TenantRequestModel) -> TenantSpec:

@@ -68,10 +68,10 @@ def test_validate_usage_errors_exit_2():
 
 def test_new_writes_a_request_that_validates(tmp_path):
     out = tmp_path / "kab-banyuwangi.yaml"
-    invoke_assert_code(0, ["request", "new", "--region", "35.10", "--out", out])
+    invoke_assert_code(0, ["request", "new", "--region", "35.10", "--out-file", out])
     assert "domain: banyuwangikab.go.id" in out.read_text()
     invoke_assert_code(0, ["request", "validate", out])
-    invoke_assert_code(2, ["request", "new", "--region", "35.10", "--out", out], stderr_contains="--force")
+    invoke_assert_code(2, ["request", "new", "--region", "35.10", "--out-file", out], stderr_contains="--force")
 
 
 def test_new_for_an_unknown_or_administrative_region_exits_1():
@@ -87,19 +87,19 @@ def test_catalog_show_and_images():
 
 
 def test_tenant_render_writes_yaml_and_reports_json(tmp_path):
-    data = json.loads(invoke_assert_code(0, ["tenant", "render", EXAMPLE, "-o", tmp_path, "--output", "json"]).stdout)
+    data = json.loads(invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path, "--output", "json"]).stdout)
     assert data["tenant"] == "kab-banyuwangi" and len(data["objects"]) == len(list(tmp_path.iterdir()))
 
 
 def test_tenant_render_of_an_invalid_request_exits_1_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(EXAMPLE.read_text().replace("tier: medium", "tier: giant"))
-    invoke_assert_code(1, ["tenant", "render", bad, "-o", tmp_path / "out"], stderr_contains="spec.tier")
+    invoke_assert_code(1, ["tenant", "render", bad, "--out-dir", tmp_path / "out"], stderr_contains="spec.tier")
     assert not (tmp_path / "out").exists()
 
 
 def test_an_unknown_catalog_version_is_an_error_with_a_hint(tmp_path):
-    invoke_assert_code(2, ["tenant", "render", EXAMPLE, "-o", tmp_path, "--catalog-version", "1999.01"],
+    invoke_assert_code(2, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path, "--catalog-version", "1999.01"],
                        stderr_contains="hint: available: 2026.11")
 
 

@@ -13,6 +13,8 @@ from spbe_kit.regions import Level
 from spbe_kit.request import Component, Tier, load_request, parse_request
 from spbe_kit.request.yaml_source import MAX_BYTES
 
+ROOT = Path(__file__).resolve().parents[2]
+
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text()
 
 
@@ -173,10 +175,26 @@ def test_optional_components_may_be_left_out_with_a_relay():
     assert Component.EOFFICE not in parse_request(without_eoffice).components
 
 
-def test_a_missing_file_is_a_problem_not_a_crash(tmp_path):
-    with pytest.raises(RequestInvalid) as info:
+def test_a_missing_file_is_a_usage_error_not_an_invalid_request(tmp_path):
+    from spbe_kit.errors import RequestUnreadable
+
+    with pytest.raises(RequestUnreadable) as info:
         load_request(tmp_path / "nope.yaml")
-    assert info.value.problems[0].path == "(file)"
+    assert info.value.exit_code == 2 and "No such file" in info.value.message
+    with pytest.raises(RequestUnreadable):
+        load_request(tmp_path)  # a directory
+
+
+def test_shape_and_rule_problems_come_in_one_run():
+    text = (ROOT / "examples" / "kab-banyuwangi.yaml").read_text()
+    text = text.replace("tier: medium", "tier: huge").replace("domain: banyuwangikab.go.id", "domain: banyuwangi.com")
+    text = text.replace("retentionDays: 30", "retentionDays: 3")
+    assert "tier: huge" in text and "retentionDays: 3\n" in text
+    with pytest.raises(RequestInvalid) as info:
+        parse_request(text)
+    paths = sorted(p.path for p in info.value.problems)
+    assert paths == ["spec.backup.retentionDays", "spec.domain", "spec.tier"]
+    assert all(p.line for p in info.value.problems)
 
 
 def _mutations(data, rng: random.Random, depth: int = 0):

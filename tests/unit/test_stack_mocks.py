@@ -110,7 +110,7 @@ def test_namespace_and_volumes_are_protected_unless_destroying(mocks, banyuwangi
 
 
 def test_every_generated_credential_is_a_pulumi_secret(mocks, example_state):
-    from spbe_kit.stacks.tenant import Tenant, TenantArgs
+    from spbe_kit.stacks.tenant import Tenant
 
     checked: list[str] = []
 

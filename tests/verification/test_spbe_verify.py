@@ -31,7 +31,7 @@ def _checks_in_suite() -> int:
 
 
 def test_a_configured_tenant_verifies_with_every_check_run(local_tenant):
-    proc = spbe_verify(local_tenant.write(), "-O", "json")
+    proc = spbe_verify(local_tenant.write(), "-o", "json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["verified"] and report["counts"]["pass"] == _checks_in_suite()  # nothing skipped or left out
@@ -73,7 +73,7 @@ def test_each_breakage_fails_exactly_its_check(local_tenant, breakage, component
         paths["eoffice_env"].write_text(text.replace("sso.banyuwangikab.go.id", "sso.contoh.go.id"))
         restore.append(lambda: paths["eoffice_env"].write_text(text))
     try:
-        proc = spbe_verify(local_tenant.write(), "-O", "json")
+        proc = spbe_verify(local_tenant.write(), "-o", "json")
     finally:
         for undo in restore:
             undo()
@@ -85,7 +85,7 @@ def test_each_breakage_fails_exactly_its_check(local_tenant, breakage, component
 def test_a_check_that_cannot_run_is_unverified_not_passed(local_tenant):
     targets = copy.deepcopy(local_tenant.targets)
     del targets["targets"]["database"]["facts"]["backup_dir"]  # and no backup job time either
-    proc = spbe_verify(local_tenant.write(targets), "-O", "json")
+    proc = spbe_verify(local_tenant.write(targets), "-o", "json")
     assert proc.returncode == 1
     statuses = _statuses(proc)
     assert statuses[("database", "backup present and recent")] == "unverified"
@@ -93,12 +93,12 @@ def test_a_check_that_cannot_run_is_unverified_not_passed(local_tenant):
 
 
 def test_junit_and_table_reports(local_tenant):
-    junit = spbe_verify(local_tenant.write(), "-O", "junit")
+    junit = spbe_verify(local_tenant.write(), "-o", "junit")
     assert junit.returncode == 0, junit.stdout[-2000:]
     suite = ET.fromstring(junit.stdout)
     assert suite.get("failures") == "0" and int(suite.get("tests")) == _checks_in_suite()
     assert {c.get("classname") for c in suite.iter("testcase")} >= {"kab-banyuwangi.mail", "kab-banyuwangi.identity"}
-    table = spbe_verify(local_tenant.write(), "-O", "table")
+    table = spbe_verify(local_tenant.write(), "-o", "table")
     assert table.returncode == 0 and "kab-banyuwangi: verified" in table.stdout
     assert re.search(r"^mail\s+submission requires tls and a login\s+ok$", table.stdout, re.M)
 
@@ -115,7 +115,7 @@ def test_no_secret_reaches_the_report(local_tenant):
     text = local_tenant.paths["eoffice_env"].read_text()
     local_tenant.paths["eoffice_env"].write_text(text.replace("EOFFICE_DB_SSLMODE=require", "EOFFICE_DB_SSLMODE=disable"))
     try:
-        proc = spbe_verify(local_tenant.write(), "-O", "json")
+        proc = spbe_verify(local_tenant.write(), "-o", "json")
     finally:
         local_tenant.paths["eoffice_env"].write_text(text)
     assert proc.returncode == 1 and len(secret_values) == 2

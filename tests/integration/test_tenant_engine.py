@@ -1,0 +1,325 @@
+"""`spbe tenant up | preview | rotate-credentials | destroy` on the real Pulumi engine and the local cluster.
+
+Every test drives the real CLI in a subprocess (as an operator would) against a file backend
+of its own; the cluster is the session's local cluster. Mocks are for tests/unit only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from .conftest import delete_namespace, request_text, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The Pulumi CLI and provider, built from Go modules if missing (`.ci/run` builds them first)."""
+    from spbe_kit.engine.toolchain import ensure_engine
+
+    return ensure_engine(lambda line: print(line, flush=True))
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory) -> str:
+    return tmp_path_factory.mktemp("pulumi-backend").as_uri()
+
+
+class Spbe:
+    """Runs `python -m spbe_kit ...` against the test cluster and backend, never the ambient kubeconfig."""
+
+    def __init__(self, cluster, backend: str, workdir: Path) -> None:
+        self.kubeconfig = str(cluster.kubeconfig)
+        self.backend = backend
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "SPBE_KUBECONFIG")}
+
+    def args(self, *args: str, engine: bool = True) -> list[str]:
+        extra = ["--kubeconfig", self.kubeconfig] + (["--backend", self.backend] if engine else [])
+        return [sys.executable, "-m", "spbe_kit", *args, *extra]
+
+    def __call__(self, *args: str, engine: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(self.args(*args, engine=engine), capture_output=True, text=True, timeout=timeout,
+                              env=self.env)
+
+    def start(self, *args: str, log: Path) -> subprocess.Popen:
+        fh = log.open("w")
+        return subprocess.Popen(self.args(*args), stdout=fh, stderr=subprocess.STDOUT, env=self.env,
+                                start_new_session=True)
+
+    def request(self, tenant_id: str, tier: str = "small", region: str = "35.10") -> Path:
+        path = self.workdir / f"{tenant_id}-{tier}.yaml"
+        path.write_text(request_text(region, tenant_id, tier=tier))
+        return path
+
+    def requests_dir(self, *files: Path) -> Path:
+        folder = self.workdir / f"requests-{time.monotonic_ns()}"
+        folder.mkdir()
+        for f in files:
+            (folder / f.name).write_text(f.read_text())
+        return folder
+
+    def drift(self, tenant_id: str, request: Path) -> tuple[int, dict]:
+        result = self(("drift"), tenant_id, "--requests", str(self.requests_dir(request)), "--output", "json",
+                      engine=False)
+        assert result.returncode in (0, 1), result.stderr[-2000:]
+        return result.returncode, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def spbe(cluster, engine, backend, tmp_path_factory) -> Spbe:
+    return Spbe(cluster, backend, tmp_path_factory.mktemp("requests"))
+
+
+@pytest.fixture
+def cleanup(api_client):
+    names: list[str] = []
+    yield names.append
+    for name in names:
+        delete_namespace(api_client, name, wait=120)
+
+
+def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _secret_values(api_client, ns: str) -> dict[str, dict[str, str]]:
+    core = client.CoreV1Api(api_client)
+    return {s.metadata.name: dict(s.data or {}) for s in core.list_namespaced_secret(ns).items}
+
+
+def _uids(api_client, ns: str) -> dict[str, str]:
+    core = client.CoreV1Api(api_client)
+    uids = {"Namespace": core.read_namespace(ns).metadata.uid}
+    for pvc in core.list_namespaced_persistent_volume_claim(ns).items:
+        uids[f"PVC/{pvc.metadata.name}"] = pvc.metadata.uid
+    return uids
+
+
+def _export(spbe: Spbe, tenant_id: str) -> dict:
+    """The stack's state as the CLI stores it (encrypted secrets stay encrypted: no --show-secrets)."""
+    from spbe_kit.engine.toolchain import resolve
+    from spbe_kit.provision.settings import EngineSettings
+
+    paths = resolve()
+    settings = EngineSettings.resolve(Path(spbe.kubeconfig), backend_url=spbe.backend)
+    work = spbe.workdir / "export"
+    work.mkdir(exist_ok=True)
+    (work / "Pulumi.yaml").write_text(f"name: spbe-tenant\nruntime: python\nbackend:\n  url: {spbe.backend}\n")
+    env = {**os.environ, **paths.env(), **settings.engine_env()}
+    proc = subprocess.run([str(paths.cli), "stack", "export", "--stack", tenant_id], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_up_creates_the_desired_state_a_second_up_changes_nothing_and_no_secret_is_shown(spbe, api_client, cleanup):
+    tenant = "eng-kab-banyuwangi"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    first = _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    # progress per resource on stderr, endpoints and credential Secret names on stdout
+    assert "created Deployment/identity" in first.stderr and "created Namespace/" in first.stderr
+    assert "https://sso.banyuwangikab.go.id" in first.stdout
+    assert f"Secret {tenant}/identity-admin" in first.stdout
+    # the live objects are exactly the desired state (the drift checker compares every owned field)
+    code, report = spbe.drift(tenant, request)
+    assert code == 0, json.dumps(report)[:3000]
+    values = _secret_values(api_client, tenant)
+    assert values["identity-admin"]["password"]
+    for data in values.values():
+        for encoded in data.values():
+            plain = base64.b64decode(encoded).decode(errors="replace")
+            assert plain not in first.stdout + first.stderr
+    # the state holds the values only encrypted
+    state_text = json.dumps(_export(spbe, tenant))
+    plain_admin = base64.b64decode(values["identity-admin"]["password"]).decode()
+    assert plain_admin not in state_text and "ciphertext" in state_text
+
+    start = time.monotonic()
+    second = _ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json"))
+    took = time.monotonic() - start
+    result = json.loads(second.stdout)
+    assert result["changed"] is False, result["changes"]
+    assert result["newCredentials"] == []
+    assert _secret_values(api_client, tenant) == values  # no rotation on a re-run
+    print(f"no-change tenant up: {took:.1f}s (CLI process, engine included)")
+
+    preview = spbe("tenant", "preview", str(request), "--output", "json")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert json.loads(preview.stdout)["changed"] is False
+
+
+def test_tier_changes_resize_in_place_and_keep_every_credential(spbe, api_client, cleanup):
+    tenant = "eng-tier-change"
+    cleanup(tenant)
+    _ok(spbe("tenant", "up", str(spbe.request(tenant, "small")), "--skip-config"))
+    uids, values = _uids(api_client, tenant), _secret_values(api_client, tenant)
+    core = client.CoreV1Api(api_client)
+    from spbe_kit.catalog import load_catalog
+
+    catalog = load_catalog()
+    for tier in ("medium", "large"):
+        result = json.loads(_ok(spbe("tenant", "up", str(spbe.request(tenant, tier)), "--skip-config",
+                                     "--output", "json")).stdout)
+        changes = result["changes"]
+        assert not {"create", "delete", "replace", "create-replacement", "delete-replaced"} & {
+            k for k, v in changes.items() if v}, changes
+        assert changes.get("update", 0) > 0
+        quota = core.read_namespaced_resource_quota("spbe-quota", tenant).spec.hard
+        assert quota["requests.cpu"] == catalog.tiers[tier].quota["requests.cpu"]
+        wanted = catalog.tiers[tier].workloads["database"].storage
+
+        def grown():
+            pvc = core.read_namespaced_persistent_volume_claim("database-data", tenant)
+            return (pvc.status.capacity or {}).get("storage") == wanted, str(pvc.status.capacity)
+
+        wait_for(f"database-data grown to {wanted}", grown, 60)
+        assert _uids(api_client, tenant) == uids, "a namespace or volume was replaced"
+        assert _secret_values(api_client, tenant) == values, "a credential changed on a tier change"
+    code, report = spbe.drift(tenant, spbe.request(tenant, "large"))
+    assert code == 0, json.dumps(report)[:3000]
+
+
+def test_a_change_that_cannot_land_whole_is_refused_before_anything_moves(spbe, api_client, cleanup):
+    tenant = "eng-preflight"
+    cleanup(tenant)
+    _ok(spbe("tenant", "up", str(spbe.request(tenant, "medium")), "--skip-config"))
+    core = client.CoreV1Api(api_client)
+    before = core.read_namespaced_resource_quota("spbe-quota", tenant).spec.hard
+
+    # a volume cannot shrink: medium -> small is refused whole, naming every volume
+    shrink = spbe("tenant", "up", str(spbe.request(tenant, "small")), "--skip-config")
+    assert shrink.returncode == 1, shrink.stderr
+    assert "nothing was changed" in shrink.stderr and "PersistentVolumeClaim/database-data: a volume cannot shrink" in shrink.stderr
+    assert core.read_namespaced_resource_quota("spbe-quota", tenant).spec.hard == before
+
+    # growth on a StorageClass that does not allow expansion is refused, naming the class
+    storage = client.StorageV1Api(api_client)
+    storage.patch_storage_class("spbe-local", {"allowVolumeExpansion": False})
+    try:
+        grow = spbe("tenant", "up", str(spbe.request(tenant, "large")), "--skip-config")
+    finally:
+        storage.patch_storage_class("spbe-local", {"allowVolumeExpansion": True})
+    assert grow.returncode == 1, grow.stderr
+    assert "StorageClass 'spbe-local' does not allow volume expansion" in grow.stderr
+    assert core.read_namespaced_resource_quota("spbe-quota", tenant).spec.hard == before
+    assert core.read_namespaced_persistent_volume_claim("database-data", tenant).spec.resources.requests["storage"] == "50Gi"
+
+
+def test_up_repairs_drift_and_leaves_strays_reported(spbe, api_client, cleanup):
+    tenant = "eng-drift-repair"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    apps, net, rbac = client.AppsV1Api(api_client), client.NetworkingV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+    apps.patch_namespaced_deployment_scale("identity", tenant, {"spec": {"replicas": 0}})
+    net.delete_namespaced_network_policy("default-deny", tenant)
+    apps.patch_namespaced_deployment("grafana", tenant, {"spec": {"template": {"spec": {"containers": [
+        {"name": "grafana", "image": "docker.io/grafana/grafana:evil"}]}}}})
+    rbac.create_namespaced_role_binding(tenant, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="stray-admin"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="admin"),
+        subjects=[client.RbacV1Subject(kind="User", name="mallory", api_group="rbac.authorization.k8s.io")]))
+    code, before = spbe.drift(tenant, request)
+    assert code == 1
+    found = json.dumps(before)
+    assert "default-deny" in found and "stray-admin" in found and "grafana:evil" in found
+
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    code, after = spbe.drift(tenant, request)
+    text = json.dumps(after)
+    assert "default-deny" not in text and "grafana:evil" not in text
+    assert "stray-admin" in text, "a stray nobody defined must stay reported until a person removes it"
+    assert apps.read_namespaced_deployment("identity", tenant).spec.replicas == 1
+    rbac.delete_namespaced_role_binding("stray-admin", tenant)
+    code, clean = spbe.drift(tenant, request)
+    assert code == 0, json.dumps(clean)[:3000]
+
+
+def _pending(spbe: Spbe, tenant: str) -> list:
+    return _export(spbe, tenant)["deployment"].get("pending_operations") or []
+
+
+@pytest.mark.parametrize("delay", [2.5, 6.0])
+def test_kill_9_part_way_then_up_converges_with_nothing_pending(spbe, api_client, cleanup, tmp_path, delay):
+    tenant = f"eng-killed-{int(delay * 10)}"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    proc = spbe.start("tenant", "up", str(request), "--skip-config", log=tmp_path / "killed.log")
+    # wait until the engine has started creating objects, then kill the whole process group
+    deadline = time.monotonic() + 300
+    while "creating" not in (tmp_path / "killed.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    assert _pending(spbe, tenant) == []
+    code, report = spbe.drift(tenant, request)
+    assert code == 0, json.dumps(report)[:3000]
+    urns = [r["urn"] for r in _export(spbe, tenant)["deployment"]["resources"]]
+    assert len(urns) == len(set(urns)), "a resource is recorded twice"
+
+
+def test_the_same_tenant_twice_at_once_is_refused_and_two_tenants_run_side_by_side(spbe, cleanup, tmp_path):
+    a, b = "eng-parallel-a", "eng-parallel-b"
+    cleanup(a)
+    cleanup(b)
+    first = spbe.start("tenant", "up", str(spbe.request(a)), "--skip-config", log=tmp_path / "a.log")
+    other = spbe.start("tenant", "up", str(spbe.request(b)), "--skip-config", log=tmp_path / "b.log")
+    deadline = time.monotonic() + 300
+    while "updating tenant" not in (tmp_path / "a.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    again = spbe("tenant", "up", str(spbe.request(a)), "--skip-config")
+    assert again.returncode == 2, again.stderr
+    assert f"tenant {a} is already being updated by another spbe run on this machine (pid {first.pid})" in again.stderr
+    assert first.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    assert other.wait(600) == 0, (tmp_path / "b.log").read_text()[-3000:]
+
+
+def test_rotation_changes_only_the_named_secret(spbe, api_client, cleanup):
+    tenant = "eng-rotate"
+    cleanup(tenant)
+    _ok(spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config"))
+    before = _secret_values(api_client, tenant)
+    result = _ok(spbe("tenant", "rotate-credentials", tenant, "--secret", "grafana-admin"))
+    assert "rotated grafana-admin/password" in result.stdout
+    after = _secret_values(api_client, tenant)
+    assert after["grafana-admin"] != before["grafana-admin"]
+    assert {k: v for k, v in after.items() if k != "grafana-admin"} == \
+        {k: v for k, v in before.items() if k != "grafana-admin"}
+    unknown = spbe("tenant", "rotate-credentials", tenant, "--secret", "nope")
+    assert unknown.returncode == 2 and "no generated credential named nope" in unknown.stderr
+
+
+def test_destroy_keeps_the_guard_and_the_update_history(spbe, api_client, cleanup):
+    tenant = "eng-destroy"
+    cleanup(tenant)
+    _ok(spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config"))
+    refused = spbe("tenant", "destroy", tenant, "--yes")
+    assert refused.returncode == 1 and "never completed a backup" in refused.stderr
+    _ok(spbe("tenant", "destroy", tenant, "--yes", "--force"))
+    wait_for("namespace gone", lambda: (tenant not in [n.metadata.name for n in client.CoreV1Api(api_client)
+                                                      .list_namespace().items], ""), 120)
+    history = _export(spbe, tenant)  # the stack is still there
+    assert history["deployment"].get("resources") in (None, [])
+    from spbe_kit.provision import runner
+    from spbe_kit.provision.settings import EngineSettings
+
+    record = runner.stack_record(tenant, EngineSettings.resolve(Path(spbe.kubeconfig), backend_url=spbe.backend),
+                                 history=10)
+    kinds = [h["kind"] for h in record.history]
+    assert kinds[0] == "destroy" and "update" in kinds
