@@ -25,7 +25,7 @@ from spbe_kit.desired.model import DesiredState, Manifest
 from spbe_kit.drift import rules
 from spbe_kit.drift.compare import differences
 from spbe_kit.drift.live import Snapshot
-from spbe_kit.drift.model import Finding, FindingKind, ObjectRef, TenantResult
+from spbe_kit.drift.model import Finding, FindingKind, ObjectRef, Phrase, TenantResult
 from spbe_kit.request.spec import TenantSpec
 
 GUARDRAIL_KINDS = {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "RoleBinding"}
@@ -116,7 +116,7 @@ def check_tenant(spec: TenantSpec, snapshot: Snapshot, hash_key: bytes, previous
         guardrail = manifest.kind in GUARDRAIL_KINDS
         if manifest.kind in snapshot.forbidden:
             result.findings.append(Finding(FindingKind.UNVERIFIED, _ref(manifest), manifest.component,
-                                           actual="not permitted to read", guardrail=guardrail))
+                                           actual=Phrase("value.not-permitted"), guardrail=guardrail))
             continue
         live = snapshot.get(manifest.kind, manifest.namespace or "", manifest.name)
         if live is None:
@@ -140,7 +140,7 @@ def _check_secret(manifest: Manifest, live: dict[str, Any], key: bytes, previous
         value = data.get(name)
         if not value:
             findings.append(Finding(FindingKind.CHANGED, _ref(manifest), manifest.component, f"data.{name}",
-                                    "a generated value", "absent or empty"))
+                                    Phrase("value.generated"), Phrase("value.absent-or-empty")))
             continue
         hashes[name] = keyed_hash(key, base64.b64decode(value))
         before = (previous or {}).get(manifest.name, {}).get(name)
@@ -150,7 +150,7 @@ def _check_secret(manifest: Manifest, live: dict[str, Any], key: bytes, previous
     extra = sorted(set(data) - set(manifest.generated_keys))
     if extra:
         findings.append(Finding(FindingKind.CHANGED, _ref(manifest), manifest.component, "data",
-                                sorted(manifest.generated_keys), f"extra keys: {', '.join(extra)}"))
+                                sorted(manifest.generated_keys), Phrase("value.extra-keys", (("keys", ", ".join(extra)),))))
     result.secret_hashes[manifest.name] = hashes
     return findings
 
@@ -179,7 +179,7 @@ def _strays(state: DesiredState, snapshot: Snapshot) -> list[Finding]:
             continue
         findings.append(Finding(FindingKind.STRAY, ObjectRef(obj.get("apiVersion") or "", kind, state.tenant_id, meta["name"]),
                                 (meta.get("labels") or {}).get("spbe.go.id/component", "unknown"),
-                                actual="not defined by the baseline", guardrail=kind in GUARDRAIL_KINDS))
+                                actual=Phrase("value.not-in-baseline"), guardrail=kind in GUARDRAIL_KINDS))
     return findings
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from spbe_kit.drift.messages import MESSAGES, Lang, finding_text, t
+from spbe_kit.drift.messages import MESSAGES, Lang, finding_text, finding_value, rule_reason, rule_target, t
 
 _ENV = Environment(
     loader=PackageLoader("spbe_kit", "templates"),
@@ -75,7 +75,8 @@ def _object(ref: dict[str, str]) -> str:
 def _tenant(data: dict[str, Any], lang: Lang) -> TenantSection:
     findings = [
         FindingRow(f["kind"], finding_text(f["kind"], lang), _object(f["object"]), f["component"], f["path"],
-                   _value(f["expected"]), _value(f["actual"]), bool(f["guardrail"]))
+                   _value(finding_value(f, "expected", lang)), _value(finding_value(f, "actual", lang)),
+                   bool(f["guardrail"]))
         for f in data["findings"]
     ]
     hashes = [(secret, key, digest) for secret, keys in sorted(data["secretHashes"].items())
@@ -105,5 +106,7 @@ def render_html(report: dict[str, Any], json_sha256: str, lang: Lang | str = "en
         summary_clean=t("summary.clean", language, **summary),
         summary_drift=t("summary.drift", language, **summary),
         tenants=[_tenant(tenant, language) for tenant in report["tenants"]],
+        rules=[{**rule, "target": rule_target(rule, language), "reason_text": rule_reason(rule, language)}
+               for rule in report["rules"]],
         json_sha256=digest,
     )

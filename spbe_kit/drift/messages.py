@@ -1,14 +1,18 @@
 """Words of the drift report for auditors, in English and Bahasa Indonesia (`--lang id`).
 
-Field paths, object names and values stay as they are in Kubernetes; only the sentences
-around them are translated.
+One catalogue per language (``words/en.py``, ``words/id.py``); every key must exist in both
+with the same placeholders (a unit test holds them to it). Field paths, object names and
+values read from Kubernetes stay as they are; everything the kit itself says -- labels,
+statuses, the phrases it puts in findings, the reasons of its rules -- is translated.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from spbe_kit.drift.model import FindingKind
+from spbe_kit.drift.model import FindingKind, Phrase
+from spbe_kit.drift.words import en, id as id_
 
 
 class Lang(str, enum.Enum):
@@ -18,64 +22,15 @@ class Lang(str, enum.Enum):
     ID = "id"
 
 
-MESSAGES: dict[str, dict[Lang, str]] = {
-    "title": {Lang.EN: "SPBE baseline drift report", Lang.ID: "Laporan penyimpangan baseline SPBE"},
-    "generated": {Lang.EN: "Generated", Lang.ID: "Dibuat"},
-    "cluster": {Lang.EN: "Cluster", Lang.ID: "Klaster"},
-    "tenant": {Lang.EN: "Tenant", Lang.ID: "Tenant"},
-    "status": {Lang.EN: "Status", Lang.ID: "Status"},
-    "catalog": {Lang.EN: "Catalog version", Lang.ID: "Versi katalog"},
-    "objects": {Lang.EN: "Objects checked", Lang.ID: "Objek diperiksa"},
-    "findings": {Lang.EN: "Findings", Lang.ID: "Temuan"},
-    "object": {Lang.EN: "Object", Lang.ID: "Objek"},
-    "field": {Lang.EN: "Field", Lang.ID: "Kolom"},
-    "expected": {Lang.EN: "Expected", Lang.ID: "Seharusnya"},
-    "actual": {Lang.EN: "Actual", Lang.ID: "Sebenarnya"},
-    "rules": {Lang.EN: "Rules applied (never counted as drift)", Lang.ID: "Aturan yang diterapkan (tidak dihitung sebagai penyimpangan)"},
-    "digest": {Lang.EN: "SHA-256 of the JSON evidence", Lang.ID: "SHA-256 dari bukti JSON"},
-    "requests": {Lang.EN: "API requests", Lang.ID: "Permintaan API"},
-    "unknown_namespaces": {Lang.EN: "Tenant namespaces without a request", Lang.ID: "Namespace tenant tanpa permohonan"},
-    "status.clean": {Lang.EN: "clean", Lang.ID: "sesuai"},
-    "status.drift": {Lang.EN: "drift", Lang.ID: "menyimpang"},
-    "status.unverified": {Lang.EN: "not verified", Lang.ID: "tidak terverifikasi"},
-    "status.error": {Lang.EN: "error", Lang.ID: "galat"},
-    "status.not-provisioned": {Lang.EN: "not provisioned (no namespace: never brought up, or destroyed)",
-                               Lang.ID: "belum disediakan (namespace tidak ada: belum pernah dibuat, atau sudah dihapus)"},
-    "summary.clean": {Lang.EN: "{clean} of {tenants} tenant(s) match the baseline",
-                      Lang.ID: "{clean} dari {tenants} tenant sesuai baseline"},
-    "summary.drift": {Lang.EN: "{drifted} tenant(s) drifted, {findings} finding(s)",
-                      Lang.ID: "{drifted} tenant menyimpang, {findings} temuan"},
-    "kind.missing": {Lang.EN: "missing from the cluster", Lang.ID: "tidak ada di klaster"},
-    "kind.changed": {Lang.EN: "changed", Lang.ID: "diubah"},
-    "kind.stray": {Lang.EN: "not defined by the baseline", Lang.ID: "tidak didefinisikan baseline"},
-    "kind.secret-changed": {Lang.EN: "credential changed since the previous report",
-                            Lang.ID: "kredensial berubah sejak laporan sebelumnya"},
-    "kind.unverified": {Lang.EN: "could not be checked", Lang.ID: "tidak dapat diperiksa"},
-    "guardrail": {Lang.EN: "guardrail", Lang.ID: "pagar pengaman"},
-    # the HTML evidence page
-    "tenants": {Lang.EN: "Tenants", Lang.ID: "Tenant"},
-    "component": {Lang.EN: "Component", Lang.ID: "Komponen"},
-    "duration": {Lang.EN: "Duration", Lang.ID: "Durasi"},
-    "no_findings": {Lang.EN: "No findings.", Lang.ID: "Tidak ada temuan."},
-    "digest_hint": {Lang.EN: "must equal the output of sha256sum over the JSON evidence file",
-                    Lang.ID: "harus sama dengan keluaran sha256sum atas berkas bukti JSON"},
-    "hash_key": {Lang.EN: "Credential hash key (fingerprint, not the key)",
-                 Lang.ID: "Kunci hash kredensial (sidik jari, bukan kuncinya)"},
-    "secret_hashes": {Lang.EN: "Credential hashes (keyed; values are never read into the report)",
-                      Lang.ID: "Hash kredensial (berkunci; nilainya tidak pernah dimuat ke laporan)"},
-    "secret": {Lang.EN: "Secret", Lang.ID: "Secret"},
-    "key": {Lang.EN: "Key", Lang.ID: "Kunci"},
-    "hash": {Lang.EN: "Keyed hash", Lang.ID: "Hash berkunci"},
-    "rule_type": {Lang.EN: "Rule", Lang.ID: "Aturan"},
-    "rule_kind": {Lang.EN: "Kind", Lang.ID: "Jenis"},
-    "rule_target": {Lang.EN: "Field or name", Lang.ID: "Kolom atau nama"},
-    "rule_reason": {Lang.EN: "Reason", Lang.ID: "Alasan"},
-}
+CATALOGUES: dict[Lang, dict[str, str]] = {Lang.EN: en.WORDS, Lang.ID: id_.WORDS}
+
+#: key -> language -> text (the shape the templates use)
+MESSAGES: dict[str, dict[Lang, str]] = {key: {lang: CATALOGUES[lang][key] for lang in Lang} for key in en.WORDS}
 
 
 def t(key: str, lang: Lang | str = Lang.EN, **values: object) -> str:
     """The message `key` in `lang`, with values filled in."""
-    text = MESSAGES[key][Lang(lang)]
+    text = CATALOGUES[Lang(lang)][key]
     return text.format(**values) if values else text
 
 
@@ -84,3 +39,25 @@ def finding_text(kind: FindingKind | str, lang: Lang | str = Lang.EN) -> str:
     return t(f"kind.{FindingKind(kind).value}", lang)
 
 
+def phrase_text(phrase: Phrase | dict[str, Any], lang: Lang | str = Lang.EN) -> str:
+    """A phrase of the kit (a Phrase, or its JSON form ``{"key":..., "params":...}``) in `lang`."""
+    if isinstance(phrase, Phrase):
+        return t(phrase.key, lang, **dict(phrase.params))
+    return t(phrase["key"], lang, **(phrase.get("params") or {}))
+
+
+def finding_value(finding: dict[str, Any], which: str, lang: Lang | str) -> Any:
+    """`expected` or `actual` of a finding's JSON form, translated when the kit wrote it."""
+    phrase = finding.get(f"{which}Phrase")
+    return phrase_text(phrase, lang) if phrase else finding.get(which)
+
+
+def rule_reason(rule: dict[str, Any], lang: Lang | str) -> str:
+    """A rule's reason in `lang` (its English text when it carries no key)."""
+    key = rule.get("reasonKey")
+    return t(key, lang, **(rule.get("reasonParams") or {})) if key else rule.get("reason", "")
+
+
+def rule_target(rule: dict[str, Any], lang: Lang | str) -> str:
+    key = rule.get("targetKey")
+    return t(key, lang) if key else rule.get("path", rule.get("name", ""))

@@ -31,6 +31,22 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """Words of the kit inside a finding (not a value read from the cluster): translated when shown."""
+
+    key: str  # a key of the drift message catalogues
+    params: tuple[tuple[str, str], ...] = ()
+
+    def english(self) -> str:
+        from spbe_kit.drift.words.en import WORDS
+
+        return WORDS[self.key].format(**dict(self.params)) if self.params else WORDS[self.key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
 class Finding:
     """One difference between the baseline and the live cluster."""
 
@@ -45,6 +61,11 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["kind"] = self.kind.value
+        for which in ("expected", "actual"):  # the evidence keeps the English text and the phrase's key
+            value = getattr(self, which)
+            if isinstance(value, Phrase):
+                data[which] = value.english()
+                data[f"{which}Phrase"] = value.to_dict()
         data["object"] = {"apiVersion": self.object.api_version, "kind": self.object.kind,
                           "namespace": self.object.namespace, "name": self.object.name}
         return data

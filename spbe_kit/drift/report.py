@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from spbe_kit.drift.messages import Lang, finding_text, t
+from spbe_kit.drift.messages import Lang, finding_text, finding_value, t
 
 
 def _value(value: Any) -> str:
@@ -44,8 +44,8 @@ def as_text(report: dict[str, Any], lang: Lang = Lang.EN) -> str:
             where = f" {f['path']}" if f["path"] else ""
             lines.append(f"  - {_object(f)}{where}: {finding_text(f['kind'], lang)}{mark}")
             if f["kind"] in ("changed", "secret-changed"):
-                lines.append(f"      {t('expected', lang)}: {_value(f['expected'])}")
-                lines.append(f"      {t('actual', lang)}: {_value(f['actual'])}")
+                lines.append(f"      {t('expected', lang)}: {_value(finding_value(f, 'expected', lang))}")
+                lines.append(f"      {t('actual', lang)}: {_value(finding_value(f, 'actual', lang))}")
     if report["unknownTenantNamespaces"]:
         lines.append(f"\n{t('unknown_namespaces', lang)}: {', '.join(report['unknownTenantNamespaces'])}")
     lines.append("")
@@ -76,7 +76,8 @@ def as_junit(report: dict[str, Any], lang: Lang = Lang.EN) -> str:
         for f in findings:
             name = f"{_object(f)} {f['path']}".strip()
             message = finding_text(f["kind"], lang)
-            detail = f"{t('expected', lang)}: {_value(f['expected'])}\n{t('actual', lang)}: {_value(f['actual'])}"
+            detail = (f"{t('expected', lang)}: {_value(finding_value(f, 'expected', lang))}\n"
+                      f"{t('actual', lang)}: {_value(finding_value(f, 'actual', lang))}")
             out.append(f'    <testcase classname={quoteattr(tenant["tenant"])} name={quoteattr(name)}>'
                        f'<failure type={quoteattr(f["kind"])} message={quoteattr(message)}>{escape(detail)}</failure>'
                        "</testcase>")

@@ -18,7 +18,7 @@ class IgnoreRule:
 
     kind: str
     path: str
-    reason: str
+    reason: str  # a key of the drift message catalogues
 
     def matches(self, kind: str, path: str) -> bool:
         return (self.kind in ("*", kind)) and fnmatch.fnmatchcase(path, self.path)
@@ -30,16 +30,15 @@ class StrayExemption:
 
     kind: str
     name: str  # glob
-    reason: str
+    reason: str  # a key of the drift message catalogues
 
     def matches(self, kind: str, name: str) -> bool:
         return self.kind == kind and fnmatch.fnmatchcase(name, self.name)
 
 
 IGNORE_RULES: tuple[IgnoreRule, ...] = (
-    IgnoreRule("Secret", "metadata.annotations.spbe.go.id/generated-keys",
-               "compared through the Secret's keys instead (values are never compared)"),
-    IgnoreRule("*", "metadata.annotations.pulumi.com/*", "written by the Pulumi provider for its own bookkeeping"),
+    IgnoreRule("Secret", "metadata.annotations.spbe.go.id/generated-keys", "rule.generated-keys"),
+    IgnoreRule("*", "metadata.annotations.pulumi.com/*", "rule.pulumi-annotations"),
 )
 
 #: Subtrees the baseline owns *entirely*: anything added live is drift too, not only changes
@@ -69,15 +68,13 @@ OMITTED_WHEN_ZERO: tuple[tuple[str, str], ...] = (
 )
 
 STRAY_EXEMPTIONS: tuple[StrayExemption, ...] = (
-    StrayExemption("ConfigMap", "kube-root-ca.crt", "published into every namespace by kube-controller-manager"),
-    StrayExemption("ServiceAccount", "default", "created in every namespace by kube-controller-manager"),
+    StrayExemption("ConfigMap", "kube-root-ca.crt", "rule.kube-root-ca"),
+    StrayExemption("ServiceAccount", "default", "rule.default-sa"),
 )
 
 #: ReplicaSets, Jobs and Pods whose controller (by UID) exists in the namespace are that
 #: controller's work. Any other object, owner reference or not, is checked.
 CONTROLLER_MADE_KINDS = ("ReplicaSet", "Job", "Pod")
-OWNED_OBJECTS_REASON = ("ReplicaSets, Jobs and Pods whose controller (by UID) exists in the namespace are "
-                        "that object's work: checked through it, and a stray controller is reported once")
 
 
 @lru_cache(maxsize=1 << 16)  # the same few thousand paths recur in every tenant
@@ -102,15 +99,30 @@ def exempt(kind: str, name: str) -> StrayExemption | None:
     return next((e for e in STRAY_EXEMPTIONS if e.matches(kind, name)), None)
 
 
+def _rule(type_: str, kind: str, reason: str, params: dict[str, str] | None = None, **target: str) -> dict:
+    """One rule for the report: English text for the evidence, keys for the other languages."""
+    from spbe_kit.drift.words.en import WORDS
+
+    rule = {"type": type_, "kind": kind, **target, "reason": WORDS[reason].format(**(params or {})),
+            "reasonKey": reason}
+    if params:
+        rule["reasonParams"] = params
+    return rule
+
+
 def listed() -> list[dict[str, str]]:
     """Every rule, for the report."""
-    rules = [{"type": "ignore-field", "kind": r.kind, "path": r.path, "reason": r.reason} for r in IGNORE_RULES]
-    rules += [{"type": "not-a-stray", "kind": e.kind, "name": e.name, "reason": e.reason} for e in STRAY_EXEMPTIONS]
-    rules.append({"type": "not-a-stray", "kind": "ReplicaSet, Job, Pod", "name": "(its controller exists in the namespace)",
-                  "reason": OWNED_OBJECTS_REASON})
-    rules.append({"type": "ignore-field", "kind": "*", "path": "(fields the baseline does not set, outside owned subtrees)",
-                  "reason": "defaults, status and controller-added fields are not owned by the baseline; "
-                            "owned subtrees (" + ", ".join(f"{k} {p}" for k, p in EXACT_SUBTREES) + ") are compared whole"})
-    rules += [{"type": "may-be-absent-when-zero", "kind": k, "path": p,
-               "reason": "the API server omits this field when it is false"} for k, p in OMITTED_WHEN_ZERO]
+    from spbe_kit.drift.words.en import WORDS
+
+    rules = [_rule("ignore-field", r.kind, r.reason, path=r.path) for r in IGNORE_RULES]
+    rules += [_rule("not-a-stray", e.kind, e.reason, name=e.name) for e in STRAY_EXEMPTIONS]
+    owned = _rule("not-a-stray", "ReplicaSet, Job, Pod", "rule.owned-objects",
+                  name=WORDS["rule.target.controller-exists"])
+    owned["targetKey"] = "rule.target.controller-exists"
+    rules.append(owned)
+    subtrees = ", ".join(f"{k} {p}" for k, p in EXACT_SUBTREES)
+    not_owned = _rule("ignore-field", "*", "rule.not-owned", {"subtrees": subtrees}, path=WORDS["rule.target.not-set"])
+    not_owned["targetKey"] = "rule.target.not-set"
+    rules.append(not_owned)
+    rules += [_rule("may-be-absent-when-zero", k, "rule.omitted-when-zero", path=p) for k, p in OMITTED_WHEN_ZERO]
     return rules

@@ -26,8 +26,40 @@ def _report() -> dict:
     return json.loads(json.dumps(report.to_dict()))
 
 
-def test_every_message_exists_in_both_languages():
+def test_every_message_exists_in_both_languages_with_the_same_placeholders():
+    import string
+
+    from spbe_kit.drift.words import en, id as id_
+
+    assert set(en.WORDS) == set(id_.WORDS), set(en.WORDS) ^ set(id_.WORDS)
+    fields = lambda text: sorted(f for _, f, _, _ in string.Formatter().parse(text) if f)  # noqa: E731
+    for key in en.WORDS:
+        assert en.WORDS[key] and id_.WORDS[key], key
+        assert fields(en.WORDS[key]) == fields(id_.WORDS[key]), key
     assert all(set(v) == set(Lang) and all(v.values()) for v in MESSAGES.values())
+
+
+def test_the_kits_own_phrases_and_rule_reasons_are_translated_not_only_the_labels():
+    from spbe_kit.drift import rules
+    from spbe_kit.drift.html import render_html
+    from spbe_kit.drift.model import Phrase
+    from spbe_kit.drift.words.id import WORDS as ID
+
+    report = _report()
+    report["tenants"][0]["findings"].append(Finding(
+        FindingKind.CHANGED, ObjectRef("v1", "Secret", "kab-banyuwangi", "identity-admin"), "identity", "data.password",
+        Phrase("value.generated"), Phrase("value.absent-or-empty")).to_dict())
+    report["rules"] = rules.listed()
+    finding = report["tenants"][0]["findings"][-1]
+    assert finding["expected"] == "a generated value"  # the evidence keeps English text ...
+    assert finding["expectedPhrase"] == {"key": "value.generated", "params": {}}  # ... and the key
+    text = as_text(report, Lang.ID)
+    assert f"Seharusnya: {ID['value.generated']}" in text and f"Sebenarnya: {ID['value.absent-or-empty']}" in text
+    assert "a generated value" not in text and "absent or empty" not in text
+    page = render_html(report, "0" * 64, "id")
+    assert ID["rule.pulumi-annotations"] in page and ID["rule.owned-objects"] in page
+    for english in ("written by the Pulumi provider", "a generated value", "compared whole"):
+        assert english not in page
 
 
 def test_text_names_each_finding_with_expected_and_actual_in_either_language():

@@ -1,0 +1,1 @@
+"""Message catalogues of the drift report, one module per language."""
