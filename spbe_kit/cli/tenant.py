@@ -37,6 +37,20 @@ def _settings(kubeconfig, context, backend, secrets_provider):
     return EngineSettings.resolve(kubeconfig, context, backend, secrets_provider)
 
 
+def _warn_placeholders(state, catalog) -> None:
+    """A loud warning (stderr) when the tenant would run images the catalog only holds as placeholders."""
+    from spbe_kit.desired.images import placeholder_images
+
+    names = placeholder_images(state, catalog)
+    if names:
+        warn("")
+        warn(f"WARNING: {len(names)} image(s) of tenant {state.tenant_id} are PLACEHOLDERS in catalog "
+             f"{catalog.version}: {', '.join(names)}")
+        warn("  their digests name no real image, so those pods cannot start on a real node; "
+             "`spbe tenant up` refuses them on any cluster with real nodes")
+        warn("")
+
+
 def _tenant_id(_ctx, _param, value: str) -> str:
     from spbe_kit.request.rules import DNS_LABEL
 
@@ -63,8 +77,10 @@ def tenant() -> None:
 def render(request_file: Path, out: Path, version: str | None, registry: str | None, output: str) -> None:
     """Write every Kubernetes object of a tenant as YAML (same input, byte-identical output)."""
     spec = load_request(request_file)
-    state = desired_state(spec, load_catalog(version, registry))
+    catalog = load_catalog(version, registry)
+    state = desired_state(spec, catalog)
     files = write_manifests(state, out)
+    _warn_placeholders(state, catalog)
     if output == "json":
         emit_json({"tenant": state.tenant_id, "catalogVersion": state.catalog_version, "directory": str(out),
                    "objects": [{"kind": m.kind, "name": m.name, "component": m.component, "file": f.name}
@@ -114,7 +130,8 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     if not skip_config:
         from spbe_kit.configure.tenant import configure_tenant
 
-        outcome = configure_tenant(spec, catalog, settings.kubeconfig, settings.context, _progress)
+        outcome = configure_tenant(spec, catalog, settings.kubeconfig, settings.context, _progress,
+                                   skip_simulated=True)
     if output == "json":
         emit_json({**result.to_dict(), "configuration": outcome.to_dict() if outcome else None})
         _exit_for(outcome)
@@ -144,11 +161,12 @@ def _echo_credentials(result) -> None:
 
 
 def _exit_for(outcome) -> None:
-    """Objects created: 0 when configured and verified (or --skip-config); 1 when verification failed;
-    2 when the components could not be reached or a role failed."""
+    """Objects created: 0 when configured and verified (or --skip-config, or no real pod to configure: said
+    plainly, never as verified); 1 when verification failed; 2 when the components could not be reached or a
+    role failed."""
     from spbe_kit.cli.output import EXIT_ERROR
 
-    if outcome is None:
+    if outcome is None or outcome.status == "simulated":  # said plainly by _echo_configuration; nothing ran
         return
     if outcome.status != "configured":
         raise SystemExit(EXIT_ERROR)
@@ -157,6 +175,10 @@ def _exit_for(outcome) -> None:
 
 
 def _echo_configuration(outcome) -> None:
+    if outcome.status == "simulated":
+        click.echo("configuration: NOT done and NOT verified: every pod of this tenant runs on a simulated (kwok) "
+                   "node, so no component runs to be configured; `spbe tenant status` says 'unknown' for them")
+        return
     if outcome.status == "unreachable":
         click.echo(f"configuration: not done, components not reachable ({len(outcome.problems)}):")
         for component, why in sorted(outcome.problems.items()):

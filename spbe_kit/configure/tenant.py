@@ -13,7 +13,7 @@ from spbe_kit.request import TenantSpec
 @dataclass
 class ConfigureOutcome:
     tenant: str
-    status: str  # configured | unreachable | failed
+    status: str  # configured | unreachable | failed | simulated (nothing to configure: no real pod runs)
     problems: dict[str, str] = field(default_factory=dict)
     roles: list = field(default_factory=list)
     verification: dict | None = None
@@ -29,8 +29,25 @@ class ConfigureOutcome:
                 "roles": as_dicts(self.roles), "verification": self.verification}
 
 
+def simulated_components(tenant_id: str, kubeconfig: Path, context: str | None = None) -> dict[str, str]:
+    """Components whose pods all run on simulated (kwok) nodes: there is nothing in them to configure."""
+    from spbe_kit.provision.health import tenant_health
+
+    live = tenant_health(tenant_id, kubeconfig, context)
+    workloads = [(c, w) for c, ws in live.components.items() for w in ws]
+    if not workloads or not all(w.simulated for _, w in workloads):
+        return {}
+    return {c: "its pods run on a simulated (kwok) node: no container runs there" for c, _ in workloads}
+
+
 def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, context: str | None = None,
-                     progress: Callable[[str], None] = lambda _: None, verify: bool = True) -> ConfigureOutcome:
+                     progress: Callable[[str], None] = lambda _: None, verify: bool = True,
+                     skip_simulated: bool = False) -> ConfigureOutcome:
+    """Reach every component, run the plan's roles, then (``verify``) the verification suite.
+
+    ``skip_simulated``: when every pod of the tenant runs on simulated nodes, report status
+    "simulated" (not configured, not verified) instead of trying to reach them.
+    """
     from spbe_kit.cluster.binaries import require
     from spbe_kit.configure.credentials import read_credentials
     from spbe_kit.configure.plan import configuration_plan
@@ -39,6 +56,11 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
     from spbe_kit.desired import desired_state
 
     state = desired_state(spec, catalog)
+    if skip_simulated:
+        simulated = simulated_components(spec.tenant_id, kubeconfig, context)
+        if simulated:
+            progress("configure: skipped, every pod of the tenant runs on a simulated (kwok) node")
+            return ConfigureOutcome(spec.tenant_id, "simulated", simulated)
     kubectl = require("kubectl")
     progress(f"configure: reaching the components of {spec.tenant_id} ...")
     with reach_components(spec, kubectl, kubeconfig, context) as reachability:

@@ -18,12 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Callable
+
 from kubernetes import client
 
 from spbe_kit.catalog.quantity import parse_quantity
+from spbe_kit.catalog.model import Catalog
+from spbe_kit.desired.images import placeholder_images
 from spbe_kit.desired.model import DesiredState, Manifest
 from spbe_kit.errors import ChangeRefused, ProvisionError
 from spbe_kit.kubeclient import api_client, object_path
+from spbe_kit.provision.health import SIMULATED_NODE_ANNOTATION
 
 FIELD_MANAGER = "spbe-preflight"
 WORKERS = 4
@@ -96,6 +101,30 @@ def _storage_problems(http: _Http, state: DesiredState) -> list[str]:
             problems.append(f"{name}: cannot grow {has} -> {wanted}: StorageClass {class_name!r} "
                             "does not allow volume expansion (allowVolumeExpansion is not true)")
     return problems
+
+
+def check_images(state: DesiredState, catalog: Catalog, kubeconfig: Path, context: str | None,
+                 progress: Callable[[str], None]) -> None:
+    """Refuse placeholder images on a cluster with real nodes; on a simulated-only cluster, warn loudly.
+
+    A placeholder digest names no image: a real kubelet could never start the pod. Simulated
+    (kwok) nodes pull nothing, so there the tenant's objects can still be tried out.
+    """
+    names = placeholder_images(state, catalog)
+    if not names:
+        return
+    http = _Http(api_client(kubeconfig, context))
+    status, nodes = http.request("GET", "/api/v1/nodes")
+    items = (nodes or {}).get("items", []) if status == 200 else []
+    real = [n["metadata"]["name"] for n in items
+            if (n["metadata"].get("annotations") or {}).get(SIMULATED_NODE_ANNOTATION[0]) != SIMULATED_NODE_ANNOTATION[1]]
+    if real or status != 200:
+        where = f"it has real nodes ({', '.join(real[:3])})" if real else "its nodes could not be listed"
+        raise ChangeRefused(state.tenant_id, [f"image {n} is a placeholder in catalog {catalog.version}" for n in names],
+                            hint=f"this cluster would have to pull them ({where}); build the baseline's images "
+                                 "(see `spbe catalog images`) or use a catalog version without placeholders")
+    progress(f"WARNING: placeholder images ({', '.join(names)}): allowed only because every node of this "
+             "cluster is simulated (kwok) and pulls nothing; these pods are not real")
 
 
 def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None) -> bool:

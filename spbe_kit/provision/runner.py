@@ -211,6 +211,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
     """
     state = desired_state(spec, catalog)  # pure, before any lock or engine: bad input applies nothing
     rotating = _check_rotation(state, rotate)
+    preflight.check_images(state, catalog, settings.kubeconfig, settings.context, progress)
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(spec.tenant_id):

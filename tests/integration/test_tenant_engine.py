@@ -323,3 +323,89 @@ def test_destroy_keeps_the_guard_and_the_update_history(spbe, api_client, cleanu
                                  history=10)
     kinds = [h["kind"] for h in record.history]
     assert kinds[0] == "destroy" and "update" in kinds
+
+
+def test_a_wiped_work_dir_neither_rotates_nor_changes_anything(spbe, api_client, cleanup):
+    """Credentials live only in the stack's encrypted state: a new machine (no work dir) finds them there."""
+    import shutil
+
+    from spbe_kit.paths import state_dir
+
+    tenant = "eng-wiped-workdir"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    before = _secret_values(api_client, tenant)
+    shutil.rmtree(state_dir() / "workspaces" / tenant)
+    result = json.loads(_ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json")).stdout)
+    assert result["changed"] is False and result["newCredentials"] == []
+    assert _secret_values(api_client, tenant) == before
+
+
+@pytest.fixture(scope="module")
+def postgres_backend(postgres_server) -> str:
+    """A database for Pulumi state on the test's real PostgreSQL (TLS required)."""
+    import psycopg2
+
+    conn = psycopg2.connect(host=postgres_server.host, port=postgres_server.port, user="postgres",
+                            password=postgres_server.password, dbname="postgres", sslmode="require")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS pulumi_state_test")
+        cur.execute("CREATE DATABASE pulumi_state_test")
+    conn.close()
+    return (f"postgres://postgres:{postgres_server.password}@{postgres_server.host}:{postgres_server.port}"
+            "/pulumi_state_test?sslmode=require")
+
+
+def test_two_machines_share_a_tenant_through_the_postgres_backend(cluster, engine, postgres_backend, api_client,
+                                                                   cleanup, tmp_path):
+    """Two operators (separate state dirs = separate machines) share one tenant's stack and its history;
+    a run while the other holds the stack is refused naming the holder; a lock from another host is never removed."""
+    import psycopg2
+
+    tenant = "eng-team-backend"
+    cleanup(tenant)
+    machines = []
+    for name in ("ops-a", "ops-b"):
+        home = tmp_path / name
+        home.mkdir()
+        machine = Spbe(cluster, postgres_backend, home)
+        # a team shares the passphrase of the secrets provider (or uses a KMS provider); the local file is per machine
+        machine.env.update({"SPBE_STATE_DIR": str(home / "state"), "PULUMI_CONFIG_PASSPHRASE": "team-passphrase-42"})
+        machines.append(machine)
+    a, b = machines
+    request = a.request(tenant)
+    first = _ok(a("tenant", "up", str(request), "--skip-config"))
+    assert postgres_backend.split("@")[0].split(":")[-1] not in first.stdout + first.stderr  # no backend password
+    values = _secret_values(api_client, tenant)
+    second = json.loads(_ok(b("tenant", "up", str(request), "--skip-config", "--output", "json")).stdout)
+    assert second["changed"] is False and second["newCredentials"] == []
+    assert _secret_values(api_client, tenant) == values
+
+    # while machine A runs, machine B is refused with A's identity
+    proc = a.start("tenant", "rotate-credentials", tenant, "--secret", "grafana-admin", log=tmp_path / "a.log")
+    deadline = time.monotonic() + 300
+    while "updating tenant" not in (tmp_path / "a.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # `pulumi up` has taken the backend lock
+    busy = b("tenant", "up", str(request), "--skip-config")
+    assert proc.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
+    assert busy.returncode == 2, busy.stderr
+    assert f"tenant {tenant} is being updated by" in busy.stderr and "(pid" in busy.stderr
+
+    # a lock written by another host is never removed by spbe: refused, and left in place
+    conn = psycopg2.connect(postgres_backend.replace("postgres://", "postgresql://"))
+    key = f".pulumi/locks/organization/spbe-tenant/{tenant}/feedface.json"
+    lock = {"pid": 4242, "username": "budi", "hostname": "ops-c.pdn.go.id", "timestamp": "2026-12-01T00:00:00Z"}
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO pulumi_state (key, data) VALUES (%s, %s)", (key, json.dumps(lock)))
+    refused = b("tenant", "up", str(request), "--skip-config")
+    assert refused.returncode == 2 and "budi@ops-c.pdn.go.id (pid 4242" in refused.stderr
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pulumi_state WHERE key = %s", (key,))
+        assert cur.fetchone()[0] == 1
+        cur.execute("DELETE FROM pulumi_state WHERE key = %s", (key,))
+        cur.execute("SELECT count(*) FROM pulumi_state WHERE key LIKE %s", (f".pulumi/history/%{tenant}%",))
+        assert cur.fetchone()[0] >= 3, "the update history is kept in the shared backend"
+    conn.close()

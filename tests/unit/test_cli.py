@@ -118,3 +118,81 @@ def test_drift_needs_targets_and_a_report_for_previous(tmp_path):
                        stderr_contains="is not a drift report")
     invoke_assert_code(2, ["drift", "kab-banyuwangi", "--kubeconfig", kubeconfig],
                        stderr_contains="no folder of tenant requests given")
+
+
+def _params(path: tuple[str, ...]) -> list[click.Parameter]:
+    command: click.Command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command.params
+
+
+@pytest.mark.parametrize("path", list(_commands(cli)), ids=" ".join)
+def test_one_option_convention_everywhere(path):
+    """-o/--output is always the format (kubectl's convention); paths never take a short -o/-O."""
+    for param in _params(path):
+        if not isinstance(param, click.Option):
+            continue
+        if param.name == "output":
+            assert param.opts == ["--output", "-o"] or sorted(param.opts) == ["--output", "-o"], param.opts
+            assert isinstance(param.type, click.Choice) and "json" in param.type.choices
+        else:
+            assert "-o" not in param.opts and "-O" not in param.opts, (param.name, param.opts)
+
+
+def _bad_request(tmp_path: Path) -> Path:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("tier: medium", "tier: huge"))
+    return bad
+
+
+EXIT_CODES = [
+    # (what, args, exit code): 0 success, 1 invalid input or not clean, 2 usage or runtime error
+    ("valid request", ["request", "validate", EXAMPLE], 0),
+    ("invalid request", ["request", "validate", "{bad}"], 1),
+    ("missing request file", ["request", "validate", "{tmp}/missing.yaml"], 2),
+    ("a directory is not a request", ["request", "validate", "{tmp}"], 2),
+    ("one missing among valid ones", ["request", "validate", EXAMPLE, "{tmp}/missing.yaml"], 2),
+    ("scaffold", ["request", "new", "--region", "35.10"], 0),
+    ("unknown region", ["request", "new", "--region", "99.99"], 1),
+    ("Jakarta administrative region", ["request", "new", "--region", "31.71"], 1),
+    ("catalog", ["catalog", "show"], 0),
+    ("unknown catalog version", ["catalog", "show", "--version", "1999.01"], 2),
+    ("image list", ["catalog", "images", "-o", "json"], 0),
+    ("render", ["tenant", "render", EXAMPLE, "--out-dir", "{tmp}/out"], 0),
+    ("render an invalid request", ["tenant", "render", "{bad}", "--out-dir", "{tmp}/out"], 1),
+    ("render a missing file", ["tenant", "render", "{tmp}/missing.yaml", "--out-dir", "{tmp}/out"], 2),
+    ("up an invalid request: nothing touched", ["tenant", "up", "{bad}", "--kubeconfig", "{tmp}/none"], 1),
+    ("up a missing file", ["tenant", "up", "{tmp}/missing.yaml", "--kubeconfig", "{tmp}/none"], 2),
+    ("status without a cluster", ["tenant", "status", "kab-banyuwangi", "--kubeconfig", "{tmp}/none"], 2),
+    ("tenant id that is not one", ["tenant", "status", "Kab_Banyuwangi"], 2),
+    ("unknown option", ["tenant", "render", "--bogus"], 2),
+    ("unknown output format", ["catalog", "show", "-o", "xml"], 2),
+    ("drift without requests", ["drift", "kab-banyuwangi", "--requests", "{tmp}/none", "--kubeconfig", "{tmp}/none"], 2),
+    ("verify a missing request", ["verify", "{tmp}/missing.yaml"], 2),
+]
+
+
+@pytest.mark.parametrize("what,args,code", EXIT_CODES, ids=[row[0] for row in EXIT_CODES])
+def test_exit_codes_follow_the_0_1_2_contract(tmp_path, what, args, code):
+    bad = _bad_request(tmp_path)
+    args = [str(a).format(tmp=tmp_path, bad=bad) for a in args]
+    invoke_assert_code(code, args)
+
+
+def test_render_warns_loudly_about_placeholder_images(tmp_path):
+    result = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path])
+    assert "WARNING: 2 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in result.stderr
+    assert "eoffice, mail" in result.stderr
+
+
+def test_placeholder_images_are_exactly_the_placeholder_entries_the_tenant_runs(catalog):
+    from spbe_kit.desired import desired_state
+    from spbe_kit.desired.images import images_in, placeholder_images
+    from spbe_kit.request import parse_request
+
+    full = desired_state(parse_request(EXAMPLE.read_text()), catalog)
+    assert placeholder_images(full, catalog) == sorted(n for n, i in catalog.images.items() if i.placeholder)
+    assert catalog.image("keycloak") in images_in(full)
+    no_mail = EXAMPLE.read_text().replace("    mail: {}\n", "").replace("    eoffice: {}\n", "")
+    assert placeholder_images(desired_state(parse_request(no_mail), catalog), catalog) == []
