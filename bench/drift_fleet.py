@@ -30,7 +30,7 @@ from kubernetes import client, config
 from kubernetes.dynamic import DynamicClient
 
 from spbe_kit.catalog import load_catalog
-from spbe_kit.cluster import binaries, control_plane
+from spbe_kit.devenv.cluster import binaries, control_plane
 from spbe_kit.desired import desired_state
 from spbe_kit.regions import all_regions
 from spbe_kit.render import write_manifests

@@ -37,7 +37,7 @@ from pathlib import Path
 from kubernetes import client, config
 
 from spbe_kit.catalog import load_catalog
-from spbe_kit.cluster import binaries, control_plane
+from spbe_kit.devenv.cluster import binaries, control_plane
 from spbe_kit.desired import desired_state
 from spbe_kit.regions import all_regions
 from spbe_kit.request import parse_request
@@ -151,7 +151,7 @@ def main() -> int:
     info = control_plane.status()
     if not info.healthy:
         raise SystemExit("the local cluster is not running: `spbe cluster up` first")
-    from spbe_kit.engine.toolchain import ensure_engine
+    from spbe_kit.devenv.engine.build import ensure_engine
 
     ensure_engine(lambda line: print(line, file=sys.stderr))
     work = Path(tempfile.mkdtemp(prefix="spbe-bench-up-"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from spbe_kit.cluster.kubeconfig import kubeconfig_path
 from spbe_kit.errors import KubeconfigError
+from spbe_kit.paths import local_kubeconfig
 
 
 #: kind -> (API path prefix, plural) of every namespaced kind the kit creates or inspects.
@@ -51,7 +51,7 @@ def object_path(kind: str, namespace: str | None, name: str) -> str:
 
 def resolve_kubeconfig(explicit: Path | None = None) -> Path:
     """The kubeconfig to use; KubeconfigError when there is none."""
-    chosen = explicit or (Path(os.environ["SPBE_KUBECONFIG"]) if os.environ.get("SPBE_KUBECONFIG") else kubeconfig_path())
+    chosen = explicit or (Path(os.environ["SPBE_KUBECONFIG"]) if os.environ.get("SPBE_KUBECONFIG") else local_kubeconfig())
     if not chosen.is_file():
         raise KubeconfigError(
             f"no kubeconfig at {chosen}",

@@ -24,6 +24,11 @@ def state_dir() -> Path:
     return Path(base) / "spbe-kit"
 
 
+def local_kubeconfig() -> Path:
+    """The admin kubeconfig of the embedded local cluster (it exists once `spbe cluster up` has run)."""
+    return state_dir() / "cluster" / "kubeconfig"
+
+
 def private_secret_file(path: Path, size: int = 32) -> bytes:
     """The contents of a 0600 file holding a random token, created on first use (race-safe)."""
     import secrets

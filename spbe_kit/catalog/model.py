@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from spbe_kit.request.model import Tier
-
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class Tier(str, enum.Enum):
+    """Size tier; the catalog says what each one means in CPU, memory and storage."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
 
 
 class _Strict(BaseModel):

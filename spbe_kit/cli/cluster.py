@@ -1,4 +1,4 @@
-"""`spbe cluster ...`: the embedded local Kubernetes cluster (thin layer over spbe_kit.cluster)."""
+"""`spbe cluster ...`: the embedded local Kubernetes cluster (thin layer over spbe_kit.devenv.cluster)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import click
 
-from spbe_kit.cluster import binaries, control_plane
+from spbe_kit.devenv.cluster import binaries, control_plane
 
 _OUTPUT = click.option(
     "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True,

@@ -17,7 +17,7 @@ def engine() -> None:
 @output_option()
 def build(force: bool, output: str) -> None:
     """Build whatever is missing of the Pulumi engine (progress on stderr) and install its plugins offline."""
-    from spbe_kit.engine.toolchain import ensure_engine
+    from spbe_kit.devenv.engine.build import ensure_engine
 
     paths = ensure_engine(lambda line: click.echo(line, err=True), force=force)
     data = {"cli": str(paths.cli), "pulumiHome": str(paths.pulumi_home),

@@ -8,6 +8,11 @@ from typing import Any
 
 import click
 
+from spbe_kit.tables import table
+
+__all__ = ["EXIT_ERROR", "EXIT_FAIL", "EXIT_SUCCESS", "OutputFormat", "emit_json", "output_option", "problem_lines",
+           "table", "warn"]
+
 EXIT_SUCCESS = 0
 EXIT_FAIL = 1  # drift or invalid input found
 EXIT_ERROR = 2  # usage or runtime error
@@ -34,13 +39,6 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
 
 
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    """A plain aligned text table."""
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    return "\n".join(lines)
 
 
 def problem_lines(problems: list[dict[str, Any]]) -> list[str]:

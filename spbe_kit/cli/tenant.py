@@ -9,7 +9,6 @@ import click
 from spbe_kit.catalog import load_catalog
 from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, emit_json, output_option, table, warn
 from spbe_kit.desired import desired_state
-from spbe_kit.errors import DestroyRefused
 from spbe_kit.render import write_manifests
 from spbe_kit.request import load_request
 
@@ -63,6 +62,13 @@ def _progress(line: str) -> None:
     click.echo(line, err=True)
 
 
+def _engine_ready() -> None:
+    """Build what is missing of the Pulumi engine first (cached after the first time), with progress."""
+    from spbe_kit.devenv.engine.build import ensure_engine
+
+    ensure_engine(_progress)
+
+
 @click.group()
 def tenant() -> None:
     """Render, preview, provision, inspect and destroy tenants."""
@@ -100,6 +106,7 @@ def preview(request_file, version, registry, kubeconfig, context, backend, secre
     from spbe_kit.provision import runner
 
     spec = load_request(request_file)
+    _engine_ready()
     result = runner.preview(spec, load_catalog(version, registry), _settings(kubeconfig, context, backend, secrets_provider), _progress)
     if output == "json":
         emit_json(result.to_dict())
@@ -125,6 +132,7 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     spec = load_request(request_file)  # invalid: exit 1 before anything is touched
     catalog = load_catalog(version, registry)
     settings = _settings(kubeconfig, context, backend, secrets_provider)
+    _engine_ready()
     result = runner.up(spec, catalog, settings, _progress)
     outcome = None
     if not skip_config:
@@ -214,6 +222,7 @@ def rotate_credentials(tenant_id, secrets, registry, kubeconfig, context, backen
     from spbe_kit.provision import runner
 
     settings = _settings(kubeconfig, context, backend, secrets_provider)
+    _engine_ready()
     result = runner.rotate_credentials(tenant_id, secrets, settings, _progress, registry=registry)
     if output == "json":
         emit_json(result.to_dict())
@@ -263,7 +272,8 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
     provisioned; 2 no such tenant.
     """
     from spbe_kit.errors import ProvisionError, ToolBuildError
-    from spbe_kit.provision import health, runner
+    from spbe_kit import health
+    from spbe_kit.provision import runner
 
     settings = _settings(kubeconfig, context, backend, secrets_provider)
     live = health.tenant_health(tenant_id, settings.kubeconfig, settings.context)
@@ -317,22 +327,16 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
 @output_option()
 def destroy(tenant_id, yes, force, kubeconfig, context, backend, secrets_provider, output) -> None:
     """Delete every object of a tenant (refused without a recent database backup unless --force)."""
-    from spbe_kit.provision import health, runner
+    from spbe_kit.provision import runner
+    from spbe_kit.provision.guards import check_destroy
 
     settings = _settings(kubeconfig, context, backend, secrets_provider)
-    live = health.tenant_health(tenant_id, settings.kubeconfig, settings.context)
-    age = live.backup_age()
-    if live.namespace_exists and (age is None or age > health.BACKUP_MAX_AGE) and not force:
-        when = "it has never completed a backup" if age is None else f"its newest backup is {age.total_seconds() / 3600:.0f} hours old"
-        raise DestroyRefused(
-            f"refusing to destroy tenant {tenant_id}: {when}, and destroying deletes its database volumes",
-            hint=f"run a backup first (kubectl -n {tenant_id} create job --from=cronjob/database-backup backup-now) "
-                 "and keep it outside the tenant, or pass --force if the data may be lost",
-        )
+    check = check_destroy(tenant_id, settings, force)  # refuses (exit 1) before anything is asked or touched
     if not yes:
         click.confirm(f"Destroy tenant {tenant_id} and every object in namespace {tenant_id}?", abort=True, err=True)
-    if force and (age is None or age > health.BACKUP_MAX_AGE):
-        warn(f"warning: destroying {tenant_id} without a backup younger than a day (--force)")
+    if check.warning:
+        warn(check.warning)
+    _engine_ready()
     result = runner.destroy(tenant_id, settings, _progress)
     if output == "json":
         emit_json(result.to_dict())

@@ -41,7 +41,15 @@ def verify(tenant, targets_file, output, registry, kubeconfig, context) -> None:
         if targets.tenant != tenant:
             raise click.UsageError(f"{targets_file} describes tenant {targets.tenant!r}, not {tenant!r}")
     else:
-        targets, expected = _cluster_targets(tenant, registry, kubeconfig, context)
+        from spbe_kit.kubeclient import resolve_kubeconfig
+        from spbe_kit.verify.tenant import tenant_targets
+
+        if not Path(tenant).is_file():
+            raise click.UsageError(f"{tenant} is not a request file: give the tenant's request, or --targets FILE")
+        found = tenant_targets(Path(tenant), registry, resolve_kubeconfig(kubeconfig), context)
+        for line in found.warnings:
+            warn(line)
+        targets, expected = found.targets, found.expected
     if not targets.targets and not expected:
         raise click.UsageError("nothing to verify: the targets name no component")
     report = run_suite(targets, expected)
@@ -57,20 +65,3 @@ def verify(tenant, targets_file, output, registry, kubeconfig, context) -> None:
         raise SystemExit(EXIT_ERROR)
     raise SystemExit(EXIT_SUCCESS if report.verified else EXIT_FAIL)
 
-
-def _cluster_targets(tenant: str, registry, kubeconfig, context):
-    from spbe_kit.catalog import load_catalog
-    from spbe_kit.desired import desired_state
-    from spbe_kit.kubeclient import resolve_kubeconfig
-    from spbe_kit.request import load_request
-    from spbe_kit.verify.hosts import cluster_targets
-
-    path = Path(tenant)
-    if not path.is_file():
-        raise click.UsageError(f"{tenant} is not a request file: give the tenant's request, or --targets FILE")
-    state = desired_state(load_request(path), load_catalog().with_registry(registry))
-    targets, components = cluster_targets(state, resolve_kubeconfig(kubeconfig), context)
-    for component in components:
-        if component not in targets.targets:
-            warn(f"{component}: no running pod found in namespace {state.tenant_id}; its checks are unverified")
-    return targets, components

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from spbe_kit.configure.plan import RoleRun
+from spbe_kit.kubectl import find_kubectl, path_with
 from spbe_kit.roles import roles_dir
 
 RECAP = re.compile(r"^\S+\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -65,7 +66,9 @@ def run_plan(runs: list[RoleRun], progress: Callable[[str], None] = lambda _: No
             playbook = workdir / f"{index}-playbook.json"
             playbook.write_text(json.dumps([{"name": f"Configure {run.component}", "hosts": run.host,
                                              "gather_facts": False, "roles": [{"role": run.role}]}]))
+            kubectl = find_kubectl()  # the kubectl connection plugin runs `kubectl` from PATH
             env = {**os.environ, "ANSIBLE_ROLES_PATH": str(roles_dir()), "ANSIBLE_NOCOLOR": "1",
+                   **({"PATH": path_with(kubectl)} if kubectl else {}),
                    "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp")}
             proc = subprocess.run([shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory),
                                    str(playbook), "-e", f"@{variables}"],

@@ -31,7 +31,7 @@ class ConfigureOutcome:
 
 def simulated_components(tenant_id: str, kubeconfig: Path, context: str | None = None) -> dict[str, str]:
     """Components whose pods all run on simulated (kwok) nodes: there is nothing in them to configure."""
-    from spbe_kit.provision.health import tenant_health
+    from spbe_kit.health import tenant_health
 
     live = tenant_health(tenant_id, kubeconfig, context)
     workloads = [(c, w) for c, ws in live.components.items() for w in ws]
@@ -48,7 +48,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
     ``skip_simulated``: when every pod of the tenant runs on simulated nodes, report status
     "simulated" (not configured, not verified) instead of trying to reach them.
     """
-    from spbe_kit.cluster.binaries import require
+    from spbe_kit.kubectl import require_kubectl
     from spbe_kit.configure.credentials import read_credentials
     from spbe_kit.configure.plan import configuration_plan
     from spbe_kit.configure.reach import reach_components
@@ -61,7 +61,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
         if simulated:
             progress("configure: skipped, every pod of the tenant runs on a simulated (kwok) node")
             return ConfigureOutcome(spec.tenant_id, "simulated", simulated)
-    kubectl = require("kubectl")
+    kubectl = require_kubectl()
     progress(f"configure: reaching the components of {spec.tenant_id} ...")
     with reach_components(spec, kubectl, kubeconfig, context) as reachability:
         if reachability.reach is None:
@@ -70,10 +70,6 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
             return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
         plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach,
                                   str(kubeconfig), context)
-        import os
-
-        # Ansible's kubectl connection looks for `kubectl` on PATH: make ours findable before the pod roles run
-        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
         results = run_plan(plan, progress)
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)

@@ -1,2 +1,2 @@
-"""The Pulumi engine spbe-kit drives: the CLI, the Python language host and the providers,
-built from Go modules at the versions the installed Python packages pin (see ``toolchain``)."""
+"""The Pulumi engine spbe-kit drives (the CLI and the kubernetes provider): where it is, which versions,
+and the offline environment it runs in. Building it is dev tooling: spbe_kit.devenv.engine."""

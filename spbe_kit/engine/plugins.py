@@ -16,7 +16,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from spbe_kit.gotools import tail as _tail
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 
@@ -31,6 +30,13 @@ OFFLINE_SETTINGS: dict[str, str] = {
     # Only the plugins installed in our PULUMI_HOME count, never a pulumi-resource-* on PATH.
     "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
 }
+
+
+def _tail(log: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def pulumi_home() -> Path:

@@ -28,7 +28,7 @@ from spbe_kit.desired.images import placeholder_images
 from spbe_kit.desired.model import DesiredState, Manifest
 from spbe_kit.errors import ChangeRefused, ProvisionError
 from spbe_kit.kubeclient import api_client, object_path
-from spbe_kit.provision.health import SIMULATED_NODE_ANNOTATION
+from spbe_kit.health import SIMULATED_NODE_ANNOTATION
 
 FIELD_MANAGER = "spbe-preflight"
 WORKERS = 4

@@ -90,9 +90,8 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _workspace_options(tenant_id: str, settings: EngineSettings, progress: Progress,
-                       build: bool = True) -> auto.LocalWorkspaceOptions:
-    command, env, home = engine_command(progress, build)
+def _workspace_options(tenant_id: str, settings: EngineSettings) -> auto.LocalWorkspaceOptions:
+    command, env, home = engine_command()
     work_dir = state_dir() / "workspaces" / tenant_id  # each LocalWorkspace rewrites its Pulumi.yaml
     work_dir.mkdir(parents=True, exist_ok=True)
     return auto.LocalWorkspaceOptions(
@@ -111,9 +110,8 @@ def _noop() -> None:
     pass
 
 
-def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create: bool,
-           build: bool = True) -> auto.Stack:
-    opts = _workspace_options(tenant_id, settings, progress, build)
+def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create: bool) -> auto.Stack:
+    opts = _workspace_options(tenant_id, settings)
     try:
         if create:
             return auto.create_or_select_stack(stack_name=tenant_id, project_name=PROJECT, program=_noop, opts=opts)
@@ -297,8 +295,8 @@ def _update(h: auto.UpdateSummary) -> dict[str, Any]:
 
 def stack_record(tenant_id: str, settings: EngineSettings, progress: Progress = _quiet,
                  history: int = 1) -> StackRecord:
-    """The tenant's stack outputs and its last ``history`` updates (no lock: read-only, never builds)."""
-    stack = _stack(tenant_id, settings, progress, create=False, build=False)
+    """The tenant's stack outputs and its last ``history`` updates (no lock: read-only)."""
+    stack = _stack(tenant_id, settings, progress, create=False)
     try:
         updates = stack.history(page_size=history, page=1)
         outputs = _outputs(stack)

@@ -11,18 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from spbe_kit.catalog.model import Tier
 from spbe_kit.regions import Level
+
+__all__ = ["Tier"]  # the catalog defines the tiers; requests pick one
 
 API_VERSION = "spbe.go.id/v1alpha1"
 KIND = "TenantRequest"
-
-
-class Tier(str, enum.Enum):
-    """Size tier; the catalog says what each one means in CPU, memory and storage."""
-
-    SMALL = "small"
-    MEDIUM = "medium"
-    LARGE = "large"
 
 
 class ContactRole(str, enum.Enum):

@@ -57,15 +57,9 @@ def cluster_targets(state, kubeconfig: Path, context: str | None = None):
 
     Returns the targets and the components that should have been verified (those without a pod are
     reported as unverified by the run)."""
-    import os
-
-    from spbe_kit.cluster.binaries import find
-    from spbe_kit.provision.health import tenant_health
+    from spbe_kit.health import tenant_health
     from spbe_kit.verify.targets import production_targets
 
-    kubectl = find("kubectl")
-    if kubectl is not None:  # testinfra runs `kubectl exec`; ours if none is on PATH
-        os.environ["PATH"] = f"{os.environ.get('PATH', '')}{os.pathsep}{kubectl.parent}"
     components = [c for c in CONTAINER if any(m.component == c for m in state.manifests)]
     hosts = component_hosts(state.tenant_id, components, kubeconfig, context)
     last_backup = tenant_health(state.tenant_id, kubeconfig, context).last_backup

@@ -11,7 +11,7 @@ MARK = {"pass": "ok", "fail": "FAIL", "unverified": "UNVERIFIED", "error": "ERRO
 
 
 def as_table(report: VerifyReport) -> str:
-    from spbe_kit.cli.output import table
+    from spbe_kit.tables import table
 
     rows = [[r.component, r.check, MARK[r.status], r.detail] for r in report.results]
     counts = report.counts()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spbe_kit.errors import SpbeError
+from spbe_kit.kubectl import find_kubectl, path_with
 from spbe_kit.verify.targets import Targets
 
 SUITE = Path(__file__).resolve().parent / "suite"
@@ -103,6 +104,9 @@ def run_suite(targets: Targets, expected: list[str] | None = None, timeout: int 
         # nothing from the caller's pytest settings may select or skip checks (PYTEST_ADDOPTS -k ...)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         env.update({"SPBE_VERIFY_TARGETS": str(targets_file), "PYTHONDONTWRITEBYTECODE": "1"})
+        kubectl = find_kubectl()  # testinfra's kubectl backend runs `kubectl exec` from PATH
+        if kubectl is not None:
+            env["PATH"] = path_with(kubectl, env.get("PATH"))
         cmd = [sys.executable, "-m", "pytest", str(SUITE), "-c", str(ini), "--rootdir", str(SUITE),
                "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", f"--junitxml={junit}",
                "-o", "junit_family=xunit1", "-o", "addopts="]

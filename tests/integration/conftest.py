@@ -12,7 +12,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from spbe_kit.catalog import load_catalog
-from spbe_kit.cluster import control_plane
+from spbe_kit.devenv.cluster import control_plane
 from spbe_kit.desired import desired_state
 from spbe_kit.desired.model import DesiredState
 from spbe_kit.request import parse_request

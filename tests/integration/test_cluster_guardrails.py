@@ -168,7 +168,7 @@ def test_applied_tenant_becomes_ready_with_bound_volumes(dyn, api_client, tenant
 
 
 def test_the_api_server_reports_the_pinned_kubernetes_version(api_client):
-    from spbe_kit.cluster.binaries import KUBERNETES_VERSION
+    from spbe_kit.devenv.cluster.binaries import KUBERNETES_VERSION
 
     info = client.VersionApi(api_client).get_code()
     assert info.git_version == KUBERNETES_VERSION and info.git_tree_state == "clean"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from spbe_kit.cluster import binaries
-from spbe_kit.cluster.layout import DEFAULT_PORTS
+from spbe_kit.devenv.cluster import binaries
+from spbe_kit.devenv.cluster.layout import DEFAULT_PORTS
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import sys
 import pytest
 from kubernetes import client
 
-from spbe_kit.provision import health
+from spbe_kit import health
 
 from .conftest import apply_state, request_text, tenant_state, wait_for
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def engine():
     """The Pulumi CLI and provider, built from Go modules if missing (`.ci/run` builds them first)."""
-    from spbe_kit.engine.toolchain import ensure_engine
+    from spbe_kit.devenv.engine.build import ensure_engine
 
     return ensure_engine(lambda line: print(line, flush=True))
 
@@ -110,7 +110,7 @@ def _uids(api_client, ns: str) -> dict[str, str]:
 
 def _export(spbe: Spbe, tenant_id: str) -> dict:
     """The stack's state as the CLI stores it (encrypted secrets stay encrypted: no --show-secrets)."""
-    from spbe_kit.engine.toolchain import resolve
+    from spbe_kit.engine.locate import resolve
     from spbe_kit.provision.settings import EngineSettings
 
     paths = resolve()

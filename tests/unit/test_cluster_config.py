@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spbe_kit.cluster import binaries, components
-from spbe_kit.cluster.layout import Layout
+from spbe_kit.devenv.cluster import binaries, components
+from spbe_kit.devenv.cluster.layout import Layout
 from spbe_kit.errors import ClusterError
 
 
@@ -65,7 +65,7 @@ def test_kubernetes_version_is_stamped_into_the_build():
 def test_a_live_listener_makes_a_port_taken_and_closing_it_frees_it():
     import socket
 
-    from spbe_kit.cluster.control_plane import _port_free
+    from spbe_kit.devenv.cluster.control_plane import _port_free
 
     with socket.socket() as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -79,7 +79,7 @@ def test_a_live_listener_makes_a_port_taken_and_closing_it_frees_it():
 def test_a_starting_process_counts_as_exited_only_once_it_is_gone(tmp_path):
     import time
 
-    from spbe_kit.cluster import processes
+    from spbe_kit.devenv.cluster import processes
 
     record = processes.start(tmp_path / "run", "sleeper", ["sleep", "30"], tmp_path / "sleeper.log")
     try:

@@ -1,6 +1,6 @@
 """Building Go programs from the Go module proxy: the environment, the compile step, log helpers.
 
-Shared by the local cluster's binaries (spbe_kit.cluster.binaries) and the Pulumi engine
+Shared by the local cluster's binaries (spbe_kit.devenv.cluster.binaries) and the Pulumi engine
 (spbe_kit.engine). Always GOTOOLCHAIN=local: a build never downloads another Go toolchain.
 """
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from spbe_kit.cluster.layout import KUBERNETES_SERVICE_IP
+from spbe_kit.devenv.cluster.layout import KUBERNETES_SERVICE_IP
 
 #: client identity -> (common name, organisations). system:masters bypasses RBAC.
 CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {

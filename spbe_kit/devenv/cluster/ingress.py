@@ -9,7 +9,7 @@ controller would. Tenant objects stay exactly what production gets.
 
 from __future__ import annotations
 
-from spbe_kit.cluster.api import Api, ApiError
+from spbe_kit.devenv.cluster.api import Api, ApiError
 
 INGRESS_CLASS = "nginx"  # the catalog's platform.ingressClassName
 CONTROLLER = "k8s.io/ingress-nginx"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spbe_kit.engine.gobuild import PULUMI_VERSION_VAR, GoBuild
+from spbe_kit.devenv.engine.gobuild import PULUMI_VERSION_VAR, GoBuild
+from spbe_kit.engine.locate import cached_cli
 from spbe_kit.engine.versions import (
     KUBERNETES_PROVIDER_MODULE_VERSION,
     KUBERNETES_PROVIDER_VERSION,
@@ -62,6 +63,7 @@ PROVIDERS: dict[str, tuple[GoBuild, str]] = {
 
 
 def target(build: GoBuild) -> Path:
-    """Where the cached build of ``build`` lives (the CLI under ``bin/`` for ``PulumiCommand(root=)``)."""
-    base = cache_dir() / "bin" / build.key
-    return base / "bin" / build.name if build.name == "pulumi" else base / build.name
+    """Where the cached build of ``build`` lives (the CLI where ``engine.locate`` looks for it)."""
+    if build is CLI:
+        return cached_cli()
+    return cache_dir() / "bin" / build.key / build.name

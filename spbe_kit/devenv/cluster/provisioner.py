@@ -1,4 +1,4 @@
-"""The local cluster's platform loop as a background process: ``python -m spbe_kit.cluster.provisioner``.
+"""The local cluster's platform loop as a background process: ``python -m spbe_kit.devenv.cluster.provisioner``.
 
 It stands in for what the data center's platform runs beside tenants: the storage
 provisioner (storage.reconcile) and the ingress controller's status publishing
@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from spbe_kit.cluster import ingress, storage
-from spbe_kit.cluster.api import Api, ApiError
-from spbe_kit.cluster.layout import Layout
+from spbe_kit.devenv.cluster import ingress, storage
+from spbe_kit.devenv.cluster.api import Api, ApiError
+from spbe_kit.devenv.cluster.layout import Layout
 
 INTERVAL = 1.0
 

@@ -27,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spbe_kit import gotools
-from spbe_kit.gotools import go_env as _go_env
-from spbe_kit.gotools import go_executable as _go
-from spbe_kit.gotools import tail as _tail
+from spbe_kit.devenv import gotools
+from spbe_kit.devenv.gotools import go_env as _go_env
+from spbe_kit.devenv.gotools import go_executable as _go
+from spbe_kit.devenv.gotools import tail as _tail
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 

@@ -10,8 +10,8 @@ import base64
 import os
 from pathlib import Path
 
-from spbe_kit.cluster import certs
-from spbe_kit.cluster.layout import CLUSTER_NAME, Layout
+from spbe_kit.devenv.cluster import certs
+from spbe_kit.devenv.cluster.layout import CLUSTER_NAME, Layout
 
 CONTEXT = CLUSTER_NAME
 

@@ -1,4 +1,4 @@
-"""The Pulumi engine, built from Go modules at the pinned versions and used fully offline.
+"""Build the Pulumi engine from Go modules at the pinned versions and install it for offline use.
 
 Two pieces, each cached in ``cache_dir()/bin/<tool>-<version>/`` and built only when missing
 (logs in ``cache_dir()/logs/build-<tool>-<version>.log``):
@@ -8,14 +8,13 @@ binary                          Go module (version)                             
 ==============================  ====================================================  =========
 ``pulumi`` (in ``bin/``)        ``github.com/pulumi/pulumi/pkg/v3`` (v3.274.1)        wrapper
 ``pulumi-resource-kubernetes``  ``github.com/pulumi/pulumi-kubernetes/provider/v4``   source
-                                (the v4.25.0 release commit, see ``versions``)
+                                (the v4.25.0 release commit, see ``engine.versions``)
 ==============================  ====================================================  =========
 
-(recipes: :mod:`spbe_kit.engine.gobuild`; per-tool specs: :mod:`spbe_kit.engine.specs`).
-No language host is needed: tenant programs are Automation API inline programs, served by
-the Python SDK in-process. A ``pulumi`` already on ``PATH`` is used instead of building when
-``pulumi version`` prints the pinned version. The provider is installed into an offline
-``PULUMI_HOME`` (:mod:`spbe_kit.engine.plugins`).
+(recipes: :mod:`.gobuild`; per-tool specs: :mod:`.specs`). No language host is needed: tenant
+programs are Automation API inline programs, served by the Python SDK in-process. A
+``pulumi`` already on ``PATH`` at the pinned version is used instead of building. The
+provider is installed into the kit's offline ``PULUMI_HOME`` (:mod:`spbe_kit.engine.plugins`).
 
 Before building anything, every module to build from is fetched, so a module the Go proxy
 will not serve fails at once, listing each one with the proxy's own words, rather than after
@@ -25,17 +24,17 @@ a long CLI build.
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from spbe_kit.engine import gobuild, plugins
-from spbe_kit.engine.gobuild import GoBuild, Progress
-from spbe_kit.engine.specs import CLI, PROVIDERS, target
-from spbe_kit.engine.versions import PULUMI_CLI_VERSION, check_pins
+from spbe_kit.devenv.engine import gobuild
+from spbe_kit.devenv.engine.gobuild import GoBuild, Progress
+from spbe_kit.devenv.engine.specs import CLI, PROVIDERS, target
+from spbe_kit.devenv.gotools import fmt_seconds as _fmt
+from spbe_kit.engine import plugins
+from spbe_kit.engine.locate import EnginePaths, find_cli, paths_for
+from spbe_kit.engine.versions import check_pins
 from spbe_kit.errors import ToolBuildError
-from spbe_kit.gotools import fmt_seconds as _fmt
 from spbe_kit.paths import cache_dir
 
 
@@ -45,75 +44,6 @@ def _quiet(_: str) -> None:
 
 def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-@dataclass(frozen=True)
-class EnginePaths:
-    """Everything the Automation API needs: the CLI in use and the offline ``PULUMI_HOME``."""
-
-    cli: Path
-    providers: dict[str, Path]  # plugin name -> installed binary under pulumi_home
-    pulumi_home: Path
-    built: tuple[tuple[str, float], ...] = field(default=())  # (tool, seconds) built by this call
-    seconds: float = 0.0
-
-    @property
-    def cli_root(self) -> Path:
-        """The ``root`` for ``pulumi.automation.PulumiCommand`` (it runs ``root/bin/pulumi``)."""
-        return self.cli.parent.parent
-
-    def env(self) -> dict[str, str]:
-        return engine_env(self)
-
-
-def _find_cli() -> Path | None:
-    """Our cached CLI, else a ``pulumi`` on PATH whose version is the pinned one."""
-    cached = target(CLI)
-    if _executable(cached):
-        return cached
-    on_path = shutil.which("pulumi")
-    if on_path and plugins.cli_version(Path(on_path)) == CLI.version:
-        return Path(on_path)
-    return None
-
-
-def _missing_providers() -> list[str]:
-    return [name for name, (_b, ver) in PROVIDERS.items() if not plugins.plugin_installed(name, ver)]
-
-
-def resolve() -> EnginePaths:
-    """The engine as it is now, building nothing; raises when a piece is missing."""
-    cli = _find_cli()
-    missing = ([] if cli else ["pulumi"]) + _missing_providers()
-    if cli is None or missing:
-        raise ToolBuildError(
-            "the Pulumi engine is not ready (missing: " + ", ".join(missing) + ")",
-            hint="run `spbe engine build` (it builds the missing pieces from Go modules and caches them)",
-        )
-    return _paths(cli)
-
-
-def _paths(cli: Path, built: list[tuple[str, float]] | None = None, seconds: float = 0.0) -> EnginePaths:
-    providers = {
-        name: plugins.plugin_dir(name, ver) / f"pulumi-resource-{name}" for name, (_b, ver) in PROVIDERS.items()
-    }
-    return EnginePaths(cli, providers, plugins.pulumi_home(), tuple(built or ()), seconds)
-
-
-def engine_env(paths: EnginePaths | None = None) -> dict[str, str]:
-    """Environment for the Automation API (``LocalWorkspaceOptions(env_vars=...)``), offline."""
-    check_pins()
-    paths = resolve() if paths is None else paths
-    return plugins.offline_env(paths.cli.parent)
-
-
-def pulumi_command(paths: EnginePaths | None = None):  # -> pulumi.automation.PulumiCommand
-    """A ``PulumiCommand`` for our CLI (the default one looks ``pulumi`` up on the process PATH)."""
-    from pulumi.automation import PulumiCommand
-    from semver import VersionInfo
-
-    paths = resolve() if paths is None else paths
-    return PulumiCommand(root=str(paths.cli_root), version=VersionInfo.parse(PULUMI_CLI_VERSION))
 
 
 def _preflight(todo: list[GoBuild], progress: Progress) -> list[tuple[GoBuild, dict]]:
@@ -144,7 +74,7 @@ def ensure_engine(progress: Progress = _quiet, force: bool = False) -> EnginePat
     """
     start = time.monotonic()
     check_pins()
-    cli = None if force else _find_cli()
+    cli = None if force else find_cli()
     todo: list[GoBuild] = [] if cli else [CLI]
     for name, (build, version) in PROVIDERS.items():
         if force or not (plugins.plugin_installed(name, version) or _executable(target(build))):
@@ -161,7 +91,7 @@ def ensure_engine(progress: Progress = _quiet, force: bool = False) -> EnginePat
             seconds = gobuild.build_binary(build, target(build), progress, info)
             built.append((build.name, seconds))
             progress(f"[{i}/{len(todo)}] built {build.name} in {_fmt(seconds)} -> {target(build)}")
-        cli = _find_cli()
+        cli = find_cli()
         if cli is None:
             raise ToolBuildError("the Pulumi CLI is still missing after building it")
     assert cli is not None
@@ -173,4 +103,4 @@ def ensure_engine(progress: Progress = _quiet, force: bool = False) -> EnginePat
     total = time.monotonic() - start
     if built:
         progress(f"built {len(built)} Pulumi engine binar{'y' if len(built) == 1 else 'ies'} in {_fmt(total)}")
-    return _paths(cli, built, total)
+    return paths_for(cli, built, total)

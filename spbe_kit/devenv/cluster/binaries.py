@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spbe_kit import gotools
+from spbe_kit.devenv import gotools
 from spbe_kit.errors import ToolBuildError
 from spbe_kit.paths import cache_dir
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from spbe_kit.cluster.api import Api
-from spbe_kit.cluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
+from spbe_kit.devenv.cluster.api import Api
+from spbe_kit.devenv.cluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
 from spbe_kit.errors import ClusterError
 
 NODE_PREFIX = "spbe-local-node"

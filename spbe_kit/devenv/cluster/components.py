@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from spbe_kit.cluster import certs
-from spbe_kit.cluster.kubeconfig import component_kubeconfig
-from spbe_kit.cluster.layout import HOST, POD_CIDR, SERVICE_CIDR, Layout
+from spbe_kit.devenv.cluster import certs
+from spbe_kit.devenv.cluster.kubeconfig import component_kubeconfig
+from spbe_kit.devenv.cluster.layout import HOST, POD_CIDR, SERVICE_CIDR, Layout
 
 #: Annotation kwok selects the nodes it manages by (see nodes.py).
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -41,7 +41,7 @@ ADMISSION_PLUGINS = (
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
-PROVISIONER_MODULE = "spbe_kit.cluster.provisioner"
+PROVISIONER_MODULE = "spbe_kit.devenv.cluster.provisioner"
 
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1

@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spbe_kit.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, storage
-from spbe_kit.cluster.api import Api, ApiError, http_get, tls_context
-from spbe_kit.cluster.components import Component
-from spbe_kit.cluster.layout import HOST, Layout
-from spbe_kit.cluster.provisioner import heartbeat_file
+from spbe_kit.devenv.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, storage
+from spbe_kit.devenv.cluster.api import Api, ApiError, http_get, tls_context
+from spbe_kit.devenv.cluster.components import Component
+from spbe_kit.devenv.cluster.layout import HOST, Layout
+from spbe_kit.devenv.cluster.provisioner import heartbeat_file
 from spbe_kit.errors import ClusterError
 
 Progress = Callable[[str], None]

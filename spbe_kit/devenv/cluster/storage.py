@@ -21,7 +21,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from spbe_kit.cluster.api import Api, ApiError
+from spbe_kit.devenv.cluster.api import Api, ApiError
 
 STORAGE_CLASS = "spbe-local"
 PROVISIONER = "spbe.go.id/local-hostpath"

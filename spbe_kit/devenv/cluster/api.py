@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spbe_kit.cluster import certs
-from spbe_kit.cluster.layout import Layout
+from spbe_kit.devenv.cluster import certs
+from spbe_kit.devenv.cluster.layout import Layout
 
 
 class ApiError(Exception):
