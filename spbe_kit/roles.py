@@ -9,13 +9,15 @@ import yaml
 
 from spbe_kit.errors import SpbeError
 
-ROLES_DIR = Path(__file__).resolve().parent.parent / "roles"
+#: shipped inside the package (package data), so a plain `pip install` has them too
+ROLES_DIR = Path(__file__).resolve().parent / "ansible" / "roles"
+REQUIREMENTS = ROLES_DIR.parent / "requirements.yml"
 
 
 def roles_dir() -> Path:
-    if not ROLES_DIR.is_dir():
+    if not (ROLES_DIR / "spbe_database" / "tasks" / "main.yml").is_file():
         raise SpbeError(f"the Ansible roles are not at {ROLES_DIR}",
-                        hint="run spbe from a checkout of spbe-kit (pip install -e .), where roles/ sits next to spbe_kit/")
+                        hint="reinstall spbe-kit: the roles ship inside the package (spbe_kit/ansible/roles)")
     return ROLES_DIR
 
 

@@ -166,7 +166,11 @@ def _recover(stack: auto.Stack, deployment: dict[str, Any], printer: EventPrinte
 
 
 def _outputs(stack: auto.Stack) -> dict[str, Any]:
-    return {k: v.value for k, v in stack.outputs().items() if not v.secret}
+    return _plain(stack.outputs())
+
+
+def _plain(outputs: auto.OutputMap) -> dict[str, Any]:
+    return {k: v.value for k, v in outputs.items() if not v.secret}
 
 
 def _changes(summary: dict[str, int] | None) -> dict[str, int]:
@@ -232,7 +236,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("update", spec.tenant_id, exc, printer) from None
         return RunResult(spec.tenant_id, "up", _changes(result.summary.resource_changes), time.monotonic() - start,
-                         _outputs(stack), new)
+                         _plain(result.outputs), new)
 
 
 def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet,
@@ -250,7 +254,7 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
                                  spec.request_text)
         try:
             result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
-                                   on_event=printer, color="never", show_secrets=False, suppress_outputs=True)
+                                   on_event=printer, color="never", suppress_outputs=True)
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("preview", spec.tenant_id, exc, printer) from None
     changes = {str(k.value if hasattr(k, "value") else k): int(v) for k, v in result.change_summary.items()}

@@ -10,6 +10,7 @@ else, never printed, and their ``repr`` shows only names.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import string
@@ -79,11 +80,30 @@ def from_deployment(deployment: Mapping[str, Any] | None) -> dict[str, dict[str,
         if resource.get("type") != SECRET_TYPE or resource.get("delete"):
             continue
         inputs = _unwrap(resource.get("inputs") or {})
-        name = ((inputs.get("metadata") or {}).get("name")) if isinstance(inputs, dict) else None
-        data = inputs.get("stringData") if isinstance(inputs, dict) else None
-        if name and isinstance(data, dict) and name not in found:
-            found[name] = {k: v for k, v in data.items() if isinstance(v, str) and v}
+        if not isinstance(inputs, dict):
+            continue
+        name = (inputs.get("metadata") or {}).get("name")
+        values = _values(inputs)
+        if name and values and name not in found:
+            found[name] = values
     return found
+
+
+def _values(inputs: dict[str, Any]) -> dict[str, str]:
+    """A Secret's values from its recorded inputs: ``stringData`` as given, or ``data`` (base64), which
+    is how the kubernetes provider records ``stringData`` after normalising it."""
+    plain = inputs.get("stringData")
+    if isinstance(plain, dict):
+        return {k: v for k, v in plain.items() if isinstance(v, str) and v}
+    encoded = inputs.get("data")
+    values: dict[str, str] = {}
+    if isinstance(encoded, dict):
+        for key, value in encoded.items():
+            try:
+                values[key] = base64.b64decode(value, validate=True).decode("utf-8")
+            except (ValueError, TypeError, UnicodeDecodeError):
+                continue
+    return {k: v for k, v in values.items() if v}
 
 
 def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],

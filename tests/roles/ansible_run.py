@@ -27,7 +27,7 @@ def run_playbook(playbook: str, variables: dict, tmp_path: Path, check: bool = F
     extra = tmp_path / f"vars-{os.getpid()}-{len(list(tmp_path.iterdir()))}.json"
     extra.write_text(json.dumps(variables))
     extra.chmod(0o600)
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1",
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROOT / "spbe_kit" / "ansible" / "roles"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"), "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", str(ROOT / "tests" / "roles" / "playbooks" / playbook),

@@ -98,3 +98,13 @@ def test_file_backend_locks_are_listed_and_removed(tmp_path):
     assert (lock.pid, lock.hostname) == (1, "h")
     store.remove(lock)
     assert store.locks("kab-x") == [] and (folder / "broken.json").exists()
+
+
+def test_values_are_read_back_from_the_base64_data_the_provider_records():
+    """The kubernetes provider records stringData as base64 `data` in the inputs (seen on the real engine)."""
+    import base64
+
+    recorded = {"resources": [{"type": creds.SECRET_TYPE, "inputs": {
+        "metadata": {"name": "database-identity"},
+        "data": _secret({"password": base64.b64encode(b"PaFJgLWNzDspRpHhkHX9cfay7oS6OOYm").decode()})}}]}
+    assert creds.from_deployment(recorded) == {"database-identity": {"password": "PaFJgLWNzDspRpHhkHX9cfay7oS6OOYm"}}

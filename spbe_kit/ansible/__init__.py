@@ -1,0 +1,1 @@
+"""The Ansible content the kit runs: roles/ (spbe_identity, spbe_database, ...) and requirements.yml."""
