@@ -91,11 +91,11 @@ class ChangeRefused(ProvisionError):
 
     exit_code = 1
 
-    def __init__(self, tenant: str, problems: list[str], hint: str | None = None) -> None:
+    def __init__(self, tenant: str, reasons: list[str], hint: str | None = None) -> None:
         self.tenant = tenant
-        self.problems = problems
+        self.reasons = reasons  # not `problems`: those are a request's field problems
         super().__init__(
-            f"tenant {tenant}: the change cannot be applied whole, so nothing was changed:\n  - " + "\n  - ".join(problems),
+            f"tenant {tenant}: the change cannot be applied whole, so nothing was changed:\n  - " + "\n  - ".join(reasons),
             hint=hint,
         )
 

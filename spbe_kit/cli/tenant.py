@@ -123,8 +123,11 @@ def preview(request_file, version, registry, kubeconfig, context, backend, secre
 @_engine_options
 @click.option("--skip-config", is_flag=True,
               help="Only create the Kubernetes objects: do not run the Ansible roles and the verification after.")
+@click.option("--always-run-engine", is_flag=True,
+              help="Run the engine (refresh + up) even when the live tenant provably matches its desired state.")
 @output_option()
-def up(request_file, version, registry, kubeconfig, context, backend, secrets_provider, skip_config, output) -> None:
+def up(request_file, version, registry, kubeconfig, context, backend, secrets_provider, skip_config,
+       always_run_engine, output) -> None:
     """Validate, create or converge the tenant and wait until it is ready, then configure its components
     with the roles and verify them (progress on stderr)."""
     from spbe_kit.provision import runner
@@ -133,7 +136,7 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     catalog = load_catalog(version, registry)
     settings = _settings(kubeconfig, context, backend, secrets_provider)
     _engine_ready()
-    result = runner.up(spec, catalog, settings, _progress)
+    result = runner.up(spec, catalog, settings, _progress, always_run_engine=always_run_engine)
     outcome = None
     if not skip_config:
         from spbe_kit.configure.tenant import configure_tenant

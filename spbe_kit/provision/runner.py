@@ -30,7 +30,7 @@ from spbe_kit.desired.model import DesiredState
 from spbe_kit.errors import ProvisionError, TenantBusy
 from spbe_kit.paths import state_dir
 from spbe_kit.stacks import credentials as creds
-from spbe_kit.provision import preflight
+from spbe_kit.provision import preflight, unchanged
 from spbe_kit.provision.backend_locks import LockStore, redact_url
 from spbe_kit.provision.engine import engine_command
 from spbe_kit.stacks.program import tenant_program
@@ -53,6 +53,7 @@ class RunResult:
     seconds: float
     outputs: dict[str, Any] = field(default_factory=dict)
     new_credentials: list[str] = field(default_factory=list)  # secret/key names (never values)
+    engine_skipped: str | None = None  # why the engine was not needed (a no-change run proven without it)
 
     @property
     def changed(self) -> bool:
@@ -61,8 +62,8 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "operation": self.operation, "changes": self.changes,
                 "changed": self.changed, "seconds": round(self.seconds, 1),
-                "outputs": {k: v for k, v in self.outputs.items() if k != "request"},
-                "newCredentials": self.new_credentials}
+                "outputs": {k: v for k, v in self.outputs.items() if k not in ("request", "desiredStateSha256")},
+                "newCredentials": self.new_credentials, "engineSkipped": self.engine_skipped}
 
 
 @contextmanager
@@ -90,6 +91,12 @@ def tenant_lock(tenant_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: The baseline owns every field it sets: when someone else took one over (kubectl edit, scale),
+#: `up` takes it back instead of stopping at a server-side apply conflict. Fields the baseline
+#: does not set stay whoever's they are.
+ENGINE_POLICY = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
+
+
 def _workspace_options(tenant_id: str, settings: EngineSettings) -> auto.LocalWorkspaceOptions:
     command, env, home = engine_command()
     work_dir = state_dir() / "workspaces" / tenant_id  # each LocalWorkspace rewrites its Pulumi.yaml
@@ -98,7 +105,7 @@ def _workspace_options(tenant_id: str, settings: EngineSettings) -> auto.LocalWo
         work_dir=str(work_dir),
         pulumi_home=home,
         pulumi_command=command,
-        env_vars={**env, **settings.engine_env()},
+        env_vars={**env, **settings.engine_env(), **ENGINE_POLICY},
         secrets_provider=settings.secrets_provider,
         project_settings=auto.ProjectSettings(
             name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.backend_url)
@@ -204,12 +211,22 @@ def _check_rotation(state: DesiredState, rotate: Iterable[str] | None) -> list[s
     return names
 
 
+def _recorded_outputs(deployment: dict[str, Any]) -> dict[str, Any]:
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") == "pulumi:pulumi:Stack":
+            return {k: v for k, v in (resource.get("outputs") or {}).items()
+                    if not (isinstance(v, dict) and creds.SECRET_SIG in v)}
+    return {}
+
+
 def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet,
-       expect_no_changes: bool = False, rotate: Iterable[str] | None = None) -> RunResult:
+       expect_no_changes: bool = False, rotate: Iterable[str] | None = None,
+       always_run_engine: bool = False) -> RunResult:
     """Create or converge the tenant to its desired state; wait until its workloads are ready.
 
     ``rotate``: names of generated Secrets to give new values; every other credential keeps
-    the value recorded in the stack.
+    the value recorded in the stack. A run with provably nothing to do skips the engine
+    (:mod:`spbe_kit.provision.unchanged`) unless ``always_run_engine``.
     """
     state = desired_state(spec, catalog)  # pure, before any lock or engine: bad input applies nothing
     rotating = _check_rotation(state, rotate)
@@ -222,9 +239,19 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         deployment = _deployment(stack)
         recorded = creds.from_deployment(deployment)
         credentials, new = creds.resolve(state, recorded, rotating)
+        digest = unchanged.desired_digest(state, credentials)
+        if deployment.get("resources") and not (new or always_run_engine):
+            verdict = unchanged.check(state, spec, credentials, deployment, settings.kubeconfig, settings.context,
+                                      catalog.registry_override)
+            if verdict.unchanged:
+                progress(f"no changes: {verdict.reason} ({verdict.objects_checked} objects checked); "
+                         "the engine was not needed (--always-run-engine runs it anyway)")
+                return RunResult(spec.tenant_id, "up", {"same": len(deployment["resources"])},
+                                 time.monotonic() - start, _recorded_outputs(deployment), [], verdict.reason)
+            progress(f"the engine runs: {verdict.reason}")
         exists = preflight.check_change(state, settings.kubeconfig, settings.context)
         program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
-                                 spec.request_text)
+                                 spec.request_text, digest=digest)
         try:
             _recover(stack, deployment, printer, progress)
             progress(f"updating tenant {spec.tenant_id} ({len(state.manifests)} objects, catalog {state.catalog_version})")
@@ -251,7 +278,7 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
         deployment = _deployment(stack)
         credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
         program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
-                                 spec.request_text)
+                                 spec.request_text, digest=unchanged.desired_digest(state, credentials))
         try:
             result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
                                    on_event=printer, color="never", suppress_outputs=True)

@@ -224,6 +224,16 @@ def test_up_repairs_drift_and_leaves_strays_reported(spbe, api_client, cleanup):
     cleanup(tenant)
     request = spbe.request(tenant)
     _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    values = _secret_values(api_client, tenant)
+    # the no-change fast path must not hide a changed credential value (drift only sees presence)
+    core = client.CoreV1Api(api_client)
+    core.patch_namespaced_secret("grafana-admin", tenant, {"data": {"password": base64.b64encode(b"hunter2").decode()}})
+    fixed = _ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json"))
+    assert json.loads(fixed.stdout)["engineSkipped"] is None
+    assert "credential grafana-admin/password differs" in fixed.stderr
+    assert _secret_values(api_client, tenant) == values, "the recorded credential was not put back"
+    unchanged = json.loads(_ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json")).stdout)
+    assert unchanged["engineSkipped"] and unchanged["changed"] is False
     apps, net, rbac = client.AppsV1Api(api_client), client.NetworkingV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
     apps.patch_namespaced_deployment_scale("identity", tenant, {"spec": {"replicas": 0}})
     net.delete_namespaced_network_policy("default-deny", tenant)
@@ -409,3 +419,30 @@ def test_two_machines_share_a_tenant_through_the_postgres_backend(cluster, engin
         cur.execute("SELECT count(*) FROM pulumi_state WHERE key LIKE %s", (f".pulumi/history/%{tenant}%",))
         assert cur.fetchone()[0] >= 3, "the update history is kept in the shared backend"
     conn.close()
+
+
+def test_an_api_server_restart_during_up_then_up_converges(spbe, cluster, api_client, cleanup, tmp_path):
+    """The API server dies part-way through an `up`; once it is back, the next `up` converges."""
+    from spbe_kit.devenv.cluster import control_plane, processes
+    from spbe_kit.devenv.cluster.layout import Layout
+
+    tenant = "eng-apiserver-restart"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    proc = spbe.start("tenant", "up", str(request), "--skip-config", log=tmp_path / "restart.log")
+    deadline = time.monotonic() + 300
+    while "creating" not in (tmp_path / "restart.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = processes.running(Layout.load().run, "kube-apiserver")
+    assert record is not None
+    os.kill(record.pid, signal.SIGKILL)
+    try:
+        code = proc.wait(600)
+    finally:
+        control_plane.up(progress=lambda line: print(line, flush=True))  # brings back only what died
+    print(f"the interrupted up exited {code}")
+    wait_for("API server answers", lambda: (bool(client.CoreV1Api(api_client).list_namespace().items), ""), 120)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    assert _pending(spbe, tenant) == []
+    code, report = spbe.drift(tenant, request)
+    assert code == 0, json.dumps(report)[:3000]

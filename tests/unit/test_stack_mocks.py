@@ -169,7 +169,11 @@ def test_objects_wait_for_the_waves_before_them(mocks, banyuwangi):
     level = {m.resource_name: wave(m) for m in banyuwangi.manifests}
     assert seen["namespace-kab-banyuwangi"] == []
     assert seen["resourcequota-spbe-quota"] == ["namespace-kab-banyuwangi"]
+    # the guardrails move before anything their admission judges (a tier change grows them first)
+    assert sorted(seen["persistentvolumeclaim-database-data"]) == [
+        "limitrange-spbe-limits", "namespace-kab-banyuwangi", "resourcequota-spbe-quota"]
     for name, deps in seen.items():
         assert all(level[d] < level[name] for d in deps), name
         assert set(deps) == {n for n, lv in level.items() if lv < level[name]}, name
-    assert level["statefulset-database"] == 2 and level["secret-database-superuser"] == 1
+    assert level["statefulset-database"] == 3 and level["secret-database-superuser"] == 2
+    assert level["limitrange-spbe-limits"] == level["resourcequota-spbe-quota"] == 1
