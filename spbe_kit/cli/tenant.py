@@ -288,10 +288,11 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
         outputs, last, stack_error = {}, {}, "the Pulumi engine is not built here (`spbe engine build`)"
     except ProvisionError as exc:
         outputs, last, stack_error = {}, {}, exc.message
-        if not live.namespace_exists and "no tenant named" in exc.message:
-            close = health.suggestion(tenant_id, health.tenant_namespaces(settings.kubeconfig, settings.context))
-            raise ProvisionError(f"no tenant named {tenant_id}" + (f" (did you mean {close}?)" if close else ""),
-                                 hint="list tenants with `kubectl get namespaces -l spbe.go.id/tenant`") from None
+    if not live.namespace_exists and not outputs and last.get("kind") != "destroy":
+        # neither a namespace nor a stack record: most likely a mistyped name
+        close = health.suggestion(tenant_id, health.tenant_namespaces(settings.kubeconfig, settings.context))
+        raise ProvisionError(f"no tenant named {tenant_id}" + (f" (did you mean {close}?)" if close else ""),
+                             hint="list tenants with `kubectl get namespaces -l spbe.go.id/tenant`")
     if stack_error and live.namespace_exists:
         warn(f"note: no stack record for {tenant_id}: {stack_error}")
     catalog_version = outputs.get("catalogVersion") or live.catalog_version
@@ -305,7 +306,8 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
                    f"catalog {catalog_version or '?'}   "
                    f"last update {last.get('ended') or '-'} ({last.get('kind', '-')}: {last.get('result', '-')})")
         if not live.namespace_exists:
-            click.echo("  its namespace does not exist: it was destroyed, or never brought up with `spbe tenant up`")
+            click.echo("  it was destroyed (its stack and update history are kept)" if last.get("kind") == "destroy"
+                       else "  its namespace does not exist: it was never brought up with `spbe tenant up`")
         rows = [[c, f"{w.kind}/{w.name}", f"{w.ready}/{w.desired}",
                  "not ready" if not w.healthy else ("ready (simulated node)" if w.simulated else "ok")]
                 for c, ws in live.components.items() for w in ws]

@@ -333,6 +333,8 @@ def test_destroy_keeps_the_guard_and_the_update_history(spbe, api_client, cleanu
                                  history=10)
     kinds = [h["kind"] for h in record.history]
     assert kinds[0] == "destroy" and "update" in kinds
+    status = spbe("tenant", "status", tenant)
+    assert status.returncode == 1 and "it was destroyed (its stack and update history are kept)" in status.stdout
 
 
 def test_a_wiped_work_dir_neither_rotates_nor_changes_anything(spbe, api_client, cleanup):
@@ -446,3 +448,20 @@ def test_an_api_server_restart_during_up_then_up_converges(spbe, cluster, api_cl
     assert _pending(spbe, tenant) == []
     code, report = spbe.drift(tenant, request)
     assert code == 0, json.dumps(report)[:3000]
+
+
+def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(spbe, api_client, cleanup):
+    """A node kwok does not simulate would really pull images: placeholders are refused, nothing applied."""
+    core = client.CoreV1Api(api_client)
+    tenant = "eng-placeholders"
+    cleanup(tenant)
+    core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="real-node-stand-in", labels={"test": "x"}),
+                                   spec=client.V1NodeSpec(taints=[client.V1Taint(key="test", effect="NoSchedule")])))
+    try:
+        refused = spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config")
+    finally:
+        core.delete_node("real-node-stand-in")
+    assert refused.returncode == 1, refused.stderr
+    assert "image eoffice is a placeholder in catalog 2026.11" in refused.stderr
+    assert "real-node-stand-in" in refused.stderr
+    assert tenant not in [n.metadata.name for n in core.list_namespace().items]

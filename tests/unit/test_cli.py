@@ -196,3 +196,26 @@ def test_placeholder_images_are_exactly_the_placeholder_entries_the_tenant_runs(
     assert catalog.image("keycloak") in images_in(full)
     no_mail = EXAMPLE.read_text().replace("    mail: {}\n", "").replace("    eoffice: {}\n", "")
     assert placeholder_images(desired_state(parse_request(no_mail), catalog), catalog) == []
+
+
+@pytest.mark.parametrize("command", ["catalog images", "request new --region 35.10", "catalog show -o json",
+                                     "tenant render examples/kab-banyuwangi.yaml --out-dir {tmp} -o json"])
+def test_output_piped_into_head_ends_quietly(tmp_path, command):
+    import subprocess
+    import sys
+
+    spbe = f"{sys.executable} -m spbe_kit {command.format(tmp=tmp_path / 'out')}"
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {spbe} | head -1"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert "BrokenPipe" not in result.stderr and result.stdout.strip()
+    assert result.returncode == 0, result.stderr
+
+
+def test_request_new_to_stdout_names_no_file_that_does_not_exist(tmp_path):
+    text = invoke_assert_code(0, ["request", "new", "--region", "35.10"]).stdout
+    assert "Validate with: spbe request validate kab-banyuwangi.yaml" not in text
+    assert "Save it as kab-banyuwangi.yaml" in text
+    out = tmp_path / "kab.yaml"
+    invoke_assert_code(0, ["request", "new", "--region", "35.10", "--out-file", out])
+    assert f"Validate with: spbe request validate {out}" in out.read_text()

@@ -88,3 +88,10 @@ def test_a_deleted_namespace_is_one_missing_guardrail(banyuwangi):
     snap.namespaces.clear()
     findings = check_tenant(_spec(), snap, KEY, None).findings
     assert [(f.kind.value, f.object.kind, f.guardrail) for f in findings] == [("missing", "Namespace", True)]
+
+
+def test_a_tenant_without_a_namespace_is_not_provisioned_not_a_list_of_missing_objects():
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    result = check_tenant(spec, Snapshot(), b"k" * 32, None)
+    assert result.status == "not-provisioned" and result.not_provisioned
+    assert len(result.findings) == 1 and result.findings[0].object.kind == "Namespace"
