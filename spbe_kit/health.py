@@ -45,7 +45,7 @@ class WorkloadHealth:
 
     @property
     def healthy(self) -> bool:
-        return self.ready >= self.desired
+        return self.desired > 0 and self.ready >= self.desired  # scaled to zero serves nobody
 
 
 @dataclass
@@ -57,16 +57,34 @@ class TenantHealth:
     catalog_version: str | None = None  # as labelled on the namespace
     missing_credentials: list[str] = field(default_factory=list)  # "secret/key" without a value
     credentials_checked: int = 0
+    missing_objects: list[str] = field(default_factory=list)  # expected (from the stack's record) but absent
+    nodes_readable: bool = True  # False: where the pods run cannot be told, so whether they answer is unknown
+    _secret_keys: list[str] = field(default_factory=list, repr=False)  # "secret/key" names found (never values)
+
+    def expect(self, credentials: dict[str, list[str]] | None, workloads: list[str] | None) -> None:
+        """Compare with what the stack recorded: a deleted Secret or workload is a problem, not a silence."""
+        present = {f"{w.kind}/{w.name}" for ws in self.components.values() for w in ws}
+        self.missing_objects += [w for w in workloads or [] if w not in present]
+        known = set(self._secret_keys)
+        for secret, keys in (credentials or {}).items():
+            for key in keys:
+                if f"{secret}/{key}" not in known:
+                    self.credentials_checked += 1
+                    self.missing_credentials.append(f"{secret}/{key}")
 
     @property
     def problems(self) -> list[str]:
         out = [f"credential {c} has no value" for c in self.missing_credentials]
-        out += [f"{w.kind}/{w.name}: {w.ready}/{w.desired} Ready" for ws in self.components.values()
-                for w in ws if not w.healthy]
+        out += [f"{o} is missing" for o in self.missing_objects]
+        out += [f"{w.kind}/{w.name}: {w.ready}/{w.desired} Ready" + (" (scaled to zero)" if w.desired == 0 else "")
+                for ws in self.components.values() for w in ws if not w.healthy]
         return out
 
     @property
     def unknowns(self) -> list[str]:
+        if not self.nodes_readable:
+            return ["whether the components answer: the nodes their pods run on may not be read with these "
+                    "credentials, so real and simulated nodes cannot be told apart"]
         simulated = sorted(w.name for ws in self.components.values() for w in ws if w.simulated)
         if simulated:
             return [f"whether {', '.join(simulated)} answer: their pods run on simulated (kwok) nodes, "
@@ -97,15 +115,23 @@ class TenantHealth:
             "problems": self.problems,
             "unknown": self.unknowns,
             "credentials": {"checked": self.credentials_checked, "missing": self.missing_credentials},
+            "missingObjects": self.missing_objects,
             "components": {c: [{**asdict(w), "healthy": w.healthy} for w in ws] for c, ws in self.components.items()},
             "lastBackup": self.last_backup,
             "namespaceCatalogVersion": self.catalog_version,
         }
 
 
-def _simulated_nodes(core: client.CoreV1Api) -> set[str]:
+def _simulated_nodes(core: client.CoreV1Api) -> set[str] | None:
+    """Names of the simulated nodes; None when nodes may not be listed (namespace-scoped access)."""
     key, value = SIMULATED_NODE_ANNOTATION
-    return {n.metadata.name for n in core.list_node().items if (n.metadata.annotations or {}).get(key) == value}
+    try:
+        nodes = core.list_node().items
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            return None
+        raise
+    return {n.metadata.name for n in nodes if (n.metadata.annotations or {}).get(key) == value}
 
 
 def _credentials(core: client.CoreV1Api, tenant_id: str, health: TenantHealth) -> None:
@@ -116,6 +142,7 @@ def _credentials(core: client.CoreV1Api, tenant_id: str, health: TenantHealth) -
         data = secret.data or {}
         for key in keys.split(","):
             health.credentials_checked += 1
+            health._secret_keys.append(f"{secret.metadata.name}/{key}")
             if not data.get(key):
                 health.missing_credentials.append(f"{secret.metadata.name}/{key}")
 
@@ -136,6 +163,7 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
         health = TenantHealth(tenant_id, namespace_exists=True, catalog_version=labels.get(LABEL_CATALOG))
         _credentials(core, tenant_id, health)
         simulated_nodes = _simulated_nodes(core)
+        health.nodes_readable = simulated_nodes is not None
         pods = core.list_namespaced_pod(tenant_id).items
         workloads = [(d, "Deployment") for d in apps.list_namespaced_deployment(tenant_id, label_selector=selector).items]
         workloads += [(s, "StatefulSet") for s in apps.list_namespaced_stateful_set(tenant_id, label_selector=selector).items]
@@ -146,7 +174,7 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
                      if p.spec.node_name and all((p.metadata.labels or {}).get(k) == v for k, v in match.items())}
             health.components.setdefault(component, []).append(
                 WorkloadHealth(kind, obj.metadata.name, obj.status.ready_replicas or 0, obj.spec.replicas or 0,
-                               simulated=bool(nodes) and nodes <= simulated_nodes)
+                               simulated=bool(nodes) and simulated_nodes is not None and nodes <= simulated_nodes)
             )
         try:
             job = batch.read_namespaced_cron_job(BACKUP_JOB, tenant_id)

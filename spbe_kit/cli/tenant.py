@@ -295,6 +295,8 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
                              hint="list tenants with `kubectl get namespaces -l spbe.go.id/tenant`")
     if stack_error and live.namespace_exists:
         warn(f"note: no stack record for {tenant_id}: {stack_error}")
+    if live.namespace_exists:
+        live.expect(outputs.get("credentials"), outputs.get("workloads"))
     catalog_version = outputs.get("catalogVersion") or live.catalog_version
     verdict = live.verdict if live.namespace_exists else "not provisioned"
     if output == "json":

@@ -54,7 +54,8 @@ def find_cli() -> Path | None:
     if _executable(cached_cli()):
         return cached_cli()
     on_path = shutil.which("pulumi")
-    if on_path and plugins.cli_version(Path(on_path)) == f"v{PULUMI_CLI_VERSION}":
+    # the Automation API runs ROOT/bin/pulumi, so only a CLI that sits in a bin/ directory can be used as is
+    if on_path and Path(on_path).parent.name == "bin" and plugins.cli_version(Path(on_path)) == f"v{PULUMI_CLI_VERSION}":
         return Path(on_path)
     return None
 

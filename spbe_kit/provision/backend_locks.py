@@ -1,7 +1,8 @@
 """The Pulumi backend's own stack locks: who holds one, and removing it only when its holder is gone.
 
 The CLI's DIY backends (a file directory, or PostgreSQL, which stores the same files as rows
-of a key/value table) write ``.pulumi/locks/organization/<project>/<stack>/<id>.json`` with
+of a key/value table: key ``<database>/.pulumi/...``, value ``{"data": "<base64 of the file>"}``)
+write ``.pulumi/locks/organization/<project>/<stack>/<id>.json`` with
 the holder's pid, user, host and start time while an update runs. A run killed with
 ``kill -9`` leaves its lock behind. Such a lock is removed only when its owner is *proven*
 gone: written on this host, by a process that no longer exists. A lock from another host,
@@ -10,6 +11,7 @@ or from a live process, is never touched; the caller names its holder instead.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -108,10 +110,16 @@ class LockStore:
             conn, table = self._pg()
             try:
                 with conn, conn.cursor() as cur:
-                    cur.execute(f'SELECT key, data::text FROM "{table}" WHERE key LIKE %s ORDER BY key',
-                                (prefix.replace("_", r"\_") + "%",))
+                    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+                    if not cur.fetchone()[0]:
+                        return []  # a new backend: the CLI creates its table on first use
+                    cur.execute(f'SELECT key, data->>\'data\' FROM "{table}" WHERE key LIKE %s ORDER BY key',
+                                ("%" + prefix.replace("_", r"\_") + "%",))
                     for key, data in cur.fetchall():
-                        lock = _parse(key, data)
+                        try:
+                            lock = _parse(key, base64.b64decode(data or ""))
+                        except ValueError:
+                            lock = None
                         if lock:
                             found.append(lock)
             finally:

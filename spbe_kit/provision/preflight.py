@@ -151,8 +151,30 @@ def check_images(state: DesiredState, catalog: Catalog, kubeconfig: Path, contex
              "cluster is simulated (kwok) and pulls nothing; these pods are not real")
 
 
-def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None) -> bool:
+def protected_deletions(state: DesiredState, deployment: dict[str, Any] | None) -> list[str]:
+    """Protected objects (namespace, data volumes) the stack holds that the desired state no longer has.
+
+    The engine would update everything else first and then stop at them: refuse up front instead.
+    """
+    wanted = {m.resource_name for m in state.manifests}
+    gone = []
+    for resource in (deployment or {}).get("resources") or []:
+        name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        if resource.get("protect") and str(resource.get("type", "")).startswith("kubernetes:") and name not in wanted:
+            kind = str(resource["type"]).rsplit(":", 1)[-1]
+            gone.append(f"{kind}/{name.split('-', 1)[-1]}: the change would delete this protected data volume "
+                        "(was a component removed from the request?)")
+    return gone
+
+
+def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None,
+                 deployment: dict[str, Any] | None = None) -> bool:
     """Raise :class:`ChangeRefused` naming every problem; False when the tenant does not exist yet."""
+    removed = protected_deletions(state, deployment)
+    if removed:
+        raise ChangeRefused(state.tenant_id, removed,
+                            hint="keep the component, or take a backup and remove its volume deliberately "
+                                 "(`pulumi state unprotect` on that resource) before changing the request")
     http = _Http(api_client(kubeconfig, context))
     status, _ = http.request("GET", object_path("Namespace", None, state.tenant_id))
     if status == 404:

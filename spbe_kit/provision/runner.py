@@ -239,7 +239,6 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         deployment = _deployment(stack)
         recorded = creds.from_deployment(deployment)
         credentials, new = creds.resolve(state, recorded, rotating)
-        digest = unchanged.desired_digest(state, credentials)
         if deployment.get("resources") and not (new or always_run_engine):
             verdict = unchanged.check(state, spec, credentials, deployment, settings.kubeconfig, settings.context,
                                       catalog.registry_override)
@@ -249,13 +248,21 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
                 return RunResult(spec.tenant_id, "up", {"same": len(deployment["resources"])},
                                  time.monotonic() - start, _recorded_outputs(deployment), [], verdict.reason)
             progress(f"the engine runs: {verdict.reason}")
-        exists = preflight.check_change(state, settings.kubeconfig, settings.context)
-        program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
-                                 spec.request_text, digest=digest)
+        preflight.check_change(state, settings.kubeconfig, settings.context, deployment)
+        applied: dict[str, list[str]] = {"new": new}
+
+        def credentials_now() -> creds.Credentials:
+            # read again under the engine's stack lock: another machine may have rotated since
+            fresh, fresh_new = creds.resolve(state, creds.from_deployment(_deployment(stack)), rotating)
+            applied["new"] = fresh_new
+            return fresh
+
+        program = tenant_program(state, credentials_now, settings.kubeconfig.read_text(), settings.context,
+                                 spec.request_text, registry=catalog.registry_override)
         try:
             _recover(stack, deployment, printer, progress)
             progress(f"updating tenant {spec.tenant_id} ({len(state.manifests)} objects, catalog {state.catalog_version})")
-            result = stack.up(program=program, refresh=bool(deployment.get("resources")) and exists,
+            result = stack.up(program=program, refresh=bool(deployment.get("resources")),
                               on_event=printer, color="never", show_secrets=False, suppress_outputs=True,
                               expect_no_changes=expect_no_changes,
                               message=f"spbe tenant up (catalog {state.catalog_version})"
@@ -263,7 +270,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("update", spec.tenant_id, exc, printer) from None
         return RunResult(spec.tenant_id, "up", _changes(result.summary.resource_changes), time.monotonic() - start,
-                         _plain(result.outputs), new)
+                         _plain(result.outputs), applied["new"])
 
 
 def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: Progress = _quiet,
@@ -277,8 +284,8 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
         _release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
         credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
-        program = tenant_program(state, credentials, settings.kubeconfig.read_text(), settings.context,
-                                 spec.request_text, digest=unchanged.desired_digest(state, credentials))
+        program = tenant_program(state, lambda: credentials, settings.kubeconfig.read_text(), settings.context,
+                                 spec.request_text, registry=catalog.registry_override)
         try:
             result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
                                    on_event=printer, color="never", suppress_outputs=True)
@@ -337,8 +344,8 @@ def stack_record(tenant_id: str, settings: EngineSettings, progress: Progress = 
     return StackRecord(tenant_id, outputs, rows[0] if rows else None, rows)
 
 
-def recorded_request(tenant_id: str, settings: EngineSettings) -> tuple[TenantSpec, str]:
-    """The request and catalog version the tenant's stack was last brought up with."""
+def recorded_request(tenant_id: str, settings: EngineSettings) -> tuple[TenantSpec, str, str | None]:
+    """The request, catalog version and image mirror the tenant's stack was last brought up with."""
     from spbe_kit.request import parse_request
 
     record = stack_record(tenant_id, settings)
@@ -346,7 +353,8 @@ def recorded_request(tenant_id: str, settings: EngineSettings) -> tuple[TenantSp
     if not text or not version:
         raise ProvisionError(f"the stack of tenant {tenant_id} records no request (it was never brought up, "
                              "or was destroyed)", hint="run `spbe tenant up REQUEST` with the tenant's request")
-    return parse_request(text, source=f"the request recorded in the stack of {tenant_id}"), str(version)
+    return (parse_request(text, source=f"the request recorded in the stack of {tenant_id}"), str(version),
+            record.outputs.get("registry") or None)
 
 
 def rotate_credentials(tenant_id: str, secrets: Iterable[str] | None, settings: EngineSettings,
@@ -354,8 +362,12 @@ def rotate_credentials(tenant_id: str, secrets: Iterable[str] | None, settings: 
     """Give new values to the named generated Secrets (all of them when ``secrets`` is empty)."""
     from spbe_kit.catalog import load_catalog
 
-    spec, version = recorded_request(tenant_id, settings)
-    catalog = load_catalog(version, registry)
+    spec, version, recorded_registry = recorded_request(tenant_id, settings)
+    if registry and registry != recorded_registry:
+        raise ProvisionError(f"tenant {tenant_id} runs its images from {recorded_registry or 'the upstream registries'}; "
+                             f"rotating with --registry {registry} would move every workload to other images",
+                             hint="leave out --registry (rotation keeps the tenant's), or change it with `spbe tenant up`")
+    catalog = load_catalog(version, registry or recorded_registry)
     names = list(secrets or ()) or creds.generated_secret_names(desired_state(spec, catalog))
     result = up(spec, catalog, settings, progress, rotate=names)
     result.operation = "rotate-credentials"

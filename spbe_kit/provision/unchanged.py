@@ -3,9 +3,10 @@
 The engine is skipped only when all of these hold; otherwise it runs (refresh + up) as usual:
 
 1. the stack already records this exact desired state: a digest of every object as sent to
-   the engine, the catalog version and the credential names is a stack output, written by the
-   last *successful* update (a failed update does not write it);
-2. no operation of an interrupted run is pending in the state;
+   the engine, the catalog version, the credential names, the request text and the image
+   mirror is a stack output that resolves only once every object of the update exists;
+2. no operation of an interrupted run is pending in the state, and no object carries the
+   errors of one that never became ready;
 3. the drift checker finds the live objects clean: every field the baseline owns equal, every
    guardrail present, no stray object (the same check auditors run, field by field);
 4. every live credential equals the value kept in the stack's state (drift only sees
@@ -50,7 +51,9 @@ def check(state: DesiredState, spec, credentials: Credentials, deployment: dict[
     """Whether the tenant provably needs no change (see the module docstring for the conditions)."""
     if deployment.get("pending_operations"):
         return Verdict(False, "an interrupted run left operations pending")
-    if recorded_digest(deployment) != desired_digest(state, credentials):
+    if any(r.get("init_errors") for r in deployment.get("resources") or []):
+        return Verdict(False, "an earlier run left objects that never became ready")
+    if recorded_digest(deployment) != desired_digest(state, credentials, spec.request_text, registry):
         return Verdict(False, "the desired state differs from what the stack last applied")
     from spbe_kit.drift import live
     from spbe_kit.drift.check import check_tenant

@@ -22,15 +22,18 @@ from spbe_kit.stacks.tenant import Tenant, TenantArgs, engine_body
 DIGEST_OUTPUT = "desiredStateSha256"
 
 
-def desired_digest(state: DesiredState, credentials: Credentials) -> str:
-    """SHA-256 of what the engine is given: objects, catalog version, credential names (never values)."""
+def desired_digest(state: DesiredState, credentials: Credentials, request_text: str = "",
+                   registry: str | None = None) -> str:
+    """SHA-256 of what an update records: objects, catalog version, credential names (never values), the request."""
     payload = {"catalog": state.catalog_version, "objects": [engine_body(m) for m in state.manifests],
-               "credentials": {name: sorted(keys) for name, keys in credentials.values.items()}}
+               "credentials": {name: sorted(keys) for name, keys in credentials.values.items()},
+               "request": request_text, "registry": registry or ""}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def declare_tenant(state: DesiredState, credentials: Credentials, kubeconfig: str, context: str | None,
-                   request_text: str, protect_data: bool = True, digest: str | None = None) -> Tenant:
+                   request_text: str, protect_data: bool = True, digest: str | None = None,
+                   registry: str | None = None) -> Tenant:
     """Declare the tenant's resources and outputs in the running Pulumi program."""
     provider = k8s.Provider(
         "cluster",
@@ -48,16 +51,27 @@ def declare_tenant(state: DesiredState, credentials: Credentials, kubeconfig: st
     # the request as the pemda stated it (no secrets in it): lets `rotate-credentials TENANT`,
     # fleet rollouts and auditors see what this stack was built from
     pulumi.export("request", request_text)
-    if digest:  # what this update applies; lets a later no-change `up` prove it has nothing to do
-        pulumi.export(DIGEST_OUTPUT, digest)
+    pulumi.export("registry", registry or "")  # the image mirror the tenant runs from ("" = upstream)
+    pulumi.export("workloads", sorted(f"{m.kind}/{m.name}" for m in state.manifests
+                                      if m.kind in ("Deployment", "StatefulSet")))
+    if digest:
+        # what this update applied, for a later no-change `up` to prove it has nothing to do; it resolves
+        # only once every object exists, so an update that fails part-way never records it
+        pulumi.export(DIGEST_OUTPUT, pulumi.Output.all(*(o.id for o in tenant.objects.values())).apply(lambda _: digest))
     return tenant
 
 
-def tenant_program(state: DesiredState, credentials: Credentials, kubeconfig: str, context: str | None,
-                   request_text: str, protect_data: bool = True, digest: str | None = None) -> Callable[[], None]:
-    """An inline program creating exactly ``state`` in the cluster of ``kubeconfig`` (never the ambient one)."""
+def tenant_program(state: DesiredState, credentials: Callable[[], Credentials], kubeconfig: str, context: str | None,
+                   request_text: str, protect_data: bool = True, registry: str | None = None) -> Callable[[], None]:
+    """An inline program creating exactly ``state`` in the cluster of ``kubeconfig`` (never the ambient one).
+
+    ``credentials`` is called when the program runs, that is while the engine holds the stack's
+    lock, so the values it reads back from the state cannot be overtaken by another operator's run.
+    """
 
     def program() -> None:
-        declare_tenant(state, credentials, kubeconfig, context, request_text, protect_data, digest)
+        values = credentials()
+        declare_tenant(state, values, kubeconfig, context, request_text, protect_data,
+                       desired_digest(state, values, request_text, registry), registry)
 
     return program

@@ -64,5 +64,6 @@ def main() -> None:
     kubeconfig = Path(config.get("kubeconfig") or resolve_kubeconfig())
     recorded = creds.from_deployment(previous_deployment(pulumi.get_stack(), pulumi.get_project(), here))
     credentials, _new = creds.resolve(state, recorded)
+    registry = config.get("registry")
     declare_tenant(state, credentials, kubeconfig.read_text(), config.get("context"), spec.request_text,
-                   digest=desired_digest(state, credentials))
+                   digest=desired_digest(state, credentials, spec.request_text, registry), registry=registry)

@@ -395,30 +395,37 @@ def test_two_machines_share_a_tenant_through_the_postgres_backend(cluster, engin
     assert second["changed"] is False and second["newCredentials"] == []
     assert _secret_values(api_client, tenant) == values
 
-    # while machine A runs, machine B is refused with A's identity
-    proc = a.start("tenant", "rotate-credentials", tenant, "--secret", "grafana-admin", log=tmp_path / "a.log")
-    deadline = time.monotonic() + 300
-    while "updating tenant" not in (tmp_path / "a.log").read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)  # `pulumi up` has taken the backend lock
+    # while machine A holds the stack (a tier upgrade: long enough), machine B is refused with A's identity
+    conn = psycopg2.connect(postgres_backend.replace("postgres://", "postgresql://"))
+    conn.autocommit = True
+    proc = a.start("tenant", "up", str(a.request(tenant, "medium")), "--skip-config", log=tmp_path / "a.log")
+    deadline, locked = time.monotonic() + 300, False
+    while not locked and time.monotonic() < deadline and proc.poll() is None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pulumi_state WHERE key LIKE %s",
+                        (f"%/.pulumi/locks/organization/spbe-tenant/{tenant}/%",))
+            locked = cur.fetchone()[0] > 0
+        time.sleep(0.05)
+    assert locked, "machine A never took the backend lock"
     busy = b("tenant", "up", str(request), "--skip-config")
     assert proc.wait(600) == 0, (tmp_path / "a.log").read_text()[-3000:]
     assert busy.returncode == 2, busy.stderr
     assert f"tenant {tenant} is being updated by" in busy.stderr and "(pid" in busy.stderr
+    assert postgres_backend.split("@")[0].split(":")[-1] not in busy.stderr  # the backend password never shows
 
     # a lock written by another host is never removed by spbe: refused, and left in place
-    conn = psycopg2.connect(postgres_backend.replace("postgres://", "postgresql://"))
-    key = f".pulumi/locks/organization/spbe-tenant/{tenant}/feedface.json"
+    key = f"pulumi_state_test/.pulumi/locks/organization/spbe-tenant/{tenant}/feedface.json"  # as the CLI keys it
     lock = {"pid": 4242, "username": "budi", "hostname": "ops-c.pdn.go.id", "timestamp": "2026-12-01T00:00:00Z"}
     with conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO pulumi_state (key, data) VALUES (%s, %s)", (key, json.dumps(lock)))
-    refused = b("tenant", "up", str(request), "--skip-config")
+        blob = base64.b64encode(json.dumps(lock).encode()).decode()  # the CLI's own row format
+        cur.execute("INSERT INTO pulumi_state (key, data) VALUES (%s, %s)", (key, json.dumps({"data": blob})))
+    refused = b("tenant", "up", str(b.request(tenant, "medium")), "--skip-config")
     assert refused.returncode == 2 and "budi@ops-c.pdn.go.id (pid 4242" in refused.stderr
     with conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pulumi_state WHERE key = %s", (key,))
         assert cur.fetchone()[0] == 1
         cur.execute("DELETE FROM pulumi_state WHERE key = %s", (key,))
-        cur.execute("SELECT count(*) FROM pulumi_state WHERE key LIKE %s", (f".pulumi/history/%{tenant}%",))
+        cur.execute("SELECT count(*) FROM pulumi_state WHERE key LIKE %s", (f"%/.pulumi/history/%{tenant}%",))
         assert cur.fetchone()[0] >= 3, "the update history is kept in the shared backend"
     conn.close()
 

@@ -108,3 +108,26 @@ def test_values_are_read_back_from_the_base64_data_the_provider_records():
         "metadata": {"name": "database-identity"},
         "data": _secret({"password": base64.b64encode(b"PaFJgLWNzDspRpHhkHX9cfay7oS6OOYm").decode()})}}]}
     assert creds.from_deployment(recorded) == {"database-identity": {"password": "PaFJgLWNzDspRpHhkHX9cfay7oS6OOYm"}}
+
+
+def test_removing_a_component_with_a_data_volume_is_refused_before_anything_moves(banyuwangi, catalog):
+    from spbe_kit.desired import desired_state
+    from spbe_kit.provision.preflight import protected_deletions
+    from spbe_kit.request import parse_request
+
+    urn = "urn:pulumi:kab-banyuwangi::spbe-tenant::spbe:tenant:Tenant$kubernetes:core/v1:PersistentVolumeClaim::"
+    state_of_stack = {"resources": [
+        {"type": "kubernetes:core/v1:PersistentVolumeClaim", "urn": urn + m.resource_name, "protect": True}
+        for m in banyuwangi.of_kind("PersistentVolumeClaim")]}
+    assert protected_deletions(banyuwangi, state_of_stack) == []
+    text = banyuwangi_request_text().replace("    mail: {}\n", "").replace("    eoffice: {}\n", "")
+    without_mail = desired_state(parse_request(text), catalog)
+    assert protected_deletions(without_mail, state_of_stack) == [
+        "PersistentVolumeClaim/mail-data: the change would delete this protected data volume "
+        "(was a component removed from the request?)"]
+
+
+def banyuwangi_request_text() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text()
