@@ -48,6 +48,18 @@ class StackLock:
             return False  # it exists, owned by someone else
         return False
 
+    def orphaned_here(self) -> bool:
+        """True when the holder runs on this host but its parent is gone (reparented to PID 1): the engine
+        process of a run whose `spbe` was killed, which unlocks by itself once it notices."""
+        if self.hostname != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return False
+        ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "")
+        return ppid == "1"
+
 
 def _parse(key: str, raw: bytes | str) -> StackLock | None:
     try:

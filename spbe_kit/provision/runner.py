@@ -132,14 +132,30 @@ def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create:
         raise ProvisionError(f"cannot open the stack of tenant {tenant_id}: {_last_line(str(exc))}") from None
 
 
+#: how long to wait for the engine process of a killed run to notice and unlock by itself
+ORPHAN_WAIT_SECONDS = 90.0
+
+
 def _release_dead_locks(settings: EngineSettings, tenant_id: str, progress: Progress) -> None:
-    """Remove backend locks whose owner is proven gone; name a live holder and refuse."""
+    """Remove backend locks whose owner is proven gone; wait for an orphaned engine of a killed run here;
+    name any other live holder and refuse."""
     store = LockStore(settings.backend_url, PROJECT)
-    try:
-        locks = store.locks(tenant_id)
-    except Exception as exc:  # psycopg2/OS errors: the backend is unreachable or not set up
-        raise ProvisionError(f"cannot read the locks of tenant {tenant_id} in {redact_url(settings.backend_url)}: "
-                             f"{_last_line(str(exc))}") from None
+
+    def current() -> list:
+        try:
+            return store.locks(tenant_id)
+        except Exception as exc:  # psycopg2/OS errors: the backend is unreachable or not set up
+            raise ProvisionError(f"cannot read the locks of tenant {tenant_id} in {redact_url(settings.backend_url)}: "
+                                 f"{_last_line(str(exc))}") from None
+
+    locks = current()
+    orphans = [lock for lock in locks if lock.orphaned_here()]
+    if orphans:
+        progress(f"waiting for the engine of an interrupted run to stop ({orphans[0].holder}) ...")
+        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+        while any(lock.orphaned_here() for lock in orphans) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        locks = current()
     for lock in locks:
         if lock.owner_gone():
             progress(f"removing the backend lock of an interrupted run: {lock.holder} no longer runs")
@@ -252,8 +268,11 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         applied: dict[str, list[str]] = {"new": new}
 
         def credentials_now() -> creds.Credentials:
-            # read again under the engine's stack lock: another machine may have rotated since
-            fresh, fresh_new = creds.resolve(state, creds.from_deployment(_deployment(stack)), rotating)
+            # read again under the engine's stack lock: another machine may have rotated since. The first
+            # read stays underneath: it still holds values of a create that was in flight when a run was
+            # killed, which the recovery refresh has since dropped from the state
+            latest = {**recorded, **creds.from_deployment(_deployment(stack))}
+            fresh, fresh_new = creds.resolve(state, latest, rotating)
             applied["new"] = fresh_new
             return fresh
 

@@ -90,6 +90,14 @@ def cleanup(api_client):
         delete_namespace(api_client, name, wait=120)
 
 
+def _wait_for_line(log: Path, text: str, timeout: float = 300) -> None:
+    """Wait until a background run's log shows ``text`` (e.g. the engine started creating objects)."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {log}"
+        time.sleep(0.1)
+
+
 def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -270,9 +278,7 @@ def test_kill_9_part_way_then_up_converges_with_nothing_pending(spbe, api_client
     request = spbe.request(tenant)
     proc = spbe.start("tenant", "up", str(request), "--skip-config", log=tmp_path / "killed.log")
     # wait until the engine has started creating objects, then kill the whole process group
-    deadline = time.monotonic() + 300
-    while "creating" not in (tmp_path / "killed.log").read_text() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for_line(tmp_path / "killed.log", "creating")
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -290,9 +296,7 @@ def test_the_same_tenant_twice_at_once_is_refused_and_two_tenants_run_side_by_si
     cleanup(b)
     first = spbe.start("tenant", "up", str(spbe.request(a)), "--skip-config", log=tmp_path / "a.log")
     other = spbe.start("tenant", "up", str(spbe.request(b)), "--skip-config", log=tmp_path / "b.log")
-    deadline = time.monotonic() + 300
-    while "updating tenant" not in (tmp_path / "a.log").read_text() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for_line(tmp_path / "a.log", "updating tenant")
     again = spbe("tenant", "up", str(spbe.request(a)), "--skip-config")
     assert again.returncode == 2, again.stderr
     assert f"tenant {a} is already being updated by another spbe run on this machine (pid {first.pid})" in again.stderr
@@ -439,9 +443,7 @@ def test_an_api_server_restart_during_up_then_up_converges(spbe, cluster, api_cl
     cleanup(tenant)
     request = spbe.request(tenant)
     proc = spbe.start("tenant", "up", str(request), "--skip-config", log=tmp_path / "restart.log")
-    deadline = time.monotonic() + 300
-    while "creating" not in (tmp_path / "restart.log").read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_for_line(tmp_path / "restart.log", "creating")
     record = processes.running(Layout.load().run, "kube-apiserver")
     assert record is not None
     os.kill(record.pid, signal.SIGKILL)

@@ -131,3 +131,18 @@ def banyuwangi_request_text() -> str:
     from pathlib import Path
 
     return (Path(__file__).resolve().parents[2] / "examples" / "kab-banyuwangi.yaml").read_text()
+
+
+def test_only_an_orphan_on_this_host_is_waited_for():
+    import subprocess as sp
+
+    parent = sp.Popen(["bash", "-c", "sleep 30 & echo $!; exit 0"], stdout=sp.PIPE, text=True)
+    orphan = int(parent.stdout.readline())
+    parent.wait()
+    try:
+        here = socket.gethostname()
+        assert StackLock("k", orphan, "ops", here, "t").orphaned_here()  # reparented: its spbe is gone
+        assert not StackLock("k", os.getpid(), "ops", here, "t").orphaned_here()  # has a live parent
+        assert not StackLock("k", orphan, "ops", "another-host", "t").orphaned_here()
+    finally:
+        os.kill(orphan, 9)
