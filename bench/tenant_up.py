@@ -14,8 +14,8 @@ On the running local cluster (`spbe cluster up`) with the engine built (`spbe en
 
     python bench/tenant_up.py [--fleet 20] [--workers 4] [--drills 20] [--output json]
 
-Every tenant it makes is destroyed at the end (`--keep` to leave them). Its own file backend
-lives in a temporary directory.
+Every namespace it makes is deleted at the end (`--keep` to leave them); its own file backend
+lives in a temporary directory that is removed with them.
 """
 
 from __future__ import annotations
@@ -203,8 +203,8 @@ def main() -> int:
         if not args.keep:
             api = config.new_client_from_config(config_file=str(info.kubeconfig))
             core = client.CoreV1Api(api)
+            # the backend is a temporary directory: deleting the namespaces is the whole clean-up
             for tenant in set(bench.tenants):
-                bench.spbe("tenant", "destroy", tenant, "--yes", "--force")
                 try:
                     core.delete_namespace(tenant)
                 except client.ApiException:
