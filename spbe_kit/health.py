@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -204,3 +205,27 @@ def suggestion(name: str, known: list[str]) -> str | None:
     """The closest known tenant id to a mistyped one."""
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
     return close[0] if close else None
+
+
+def wait_ready(tenant_id: str, kubeconfig: Path, context: str | None = None, timeout: float = 600.0,
+               progress=lambda _: None) -> TenantHealth:
+    """Wait until every workload of the tenant is Ready (the engine awaits only what it changed).
+
+    Raises ProvisionError naming what is still not Ready when ``timeout`` runs out.
+    """
+    deadline = time.monotonic() + timeout
+    said = ""
+    while True:
+        live = tenant_health(tenant_id, kubeconfig, context)
+        waiting = [f"{w.kind}/{w.name} {w.ready}/{w.desired}" for ws in live.components.values() for w in ws
+                   if not w.healthy]
+        if not waiting and live.namespace_exists:
+            return live
+        if time.monotonic() >= deadline:
+            raise ProvisionError(f"tenant {tenant_id} is not ready after {timeout:.0f}s: {', '.join(waiting) or 'no namespace'}",
+                                 hint=f"look at its pods: kubectl -n {tenant_id} get pods; run `spbe tenant up` again once fixed")
+        line = ", ".join(waiting)
+        if line != said:
+            progress(f"waiting for workloads to be Ready: {line}")
+            said = line
+        time.sleep(1.0)

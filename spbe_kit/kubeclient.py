@@ -49,6 +49,20 @@ def object_path(kind: str, namespace: str | None, name: str) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
 
 
+def cluster_server(kubeconfig: Path, context: str | None = None) -> str:
+    """The API server URL the kubeconfig's (given or current) context points at."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(kubeconfig.read_text()) or {}
+        name = context or data.get("current-context")
+        ctx = next(c["context"] for c in data.get("contexts", []) if c.get("name") == name)
+        return next(c["cluster"]["server"] for c in data.get("clusters", []) if c.get("name") == ctx.get("cluster"))
+    except (OSError, yaml.YAMLError, StopIteration, KeyError, TypeError, AttributeError):
+        raise KubeconfigError(f"cannot tell which cluster {kubeconfig} points at (context {context or 'current'})",
+                              hint="check the kubeconfig's contexts and clusters") from None
+
+
 def resolve_kubeconfig(explicit: Path | None = None) -> Path:
     """The kubeconfig to use; KubeconfigError when there is none."""
     chosen = explicit or (Path(os.environ["SPBE_KUBECONFIG"]) if os.environ.get("SPBE_KUBECONFIG") else local_kubeconfig())

@@ -1,9 +1,7 @@
 """Run a tenant stack: preview, up, destroy, rotate credentials, and read its record.
 
 One Pulumi stack per tenant (project ``spbe-tenant``, stack = tenant id), run as an
-Automation API inline program. On this machine a per-tenant lock file refuses a second run
-of the same tenant at once (the OS releases it when a run dies, so a killed run never blocks
-the next); across machines the backend's own stack lock does, and its holder is named.
+Automation API inline program; who may run it now is :mod:`spbe_kit.provision.locks`.
 
 An ``up`` goes: desired state (pure: bad input applies nothing) -> this machine's lock ->
 the stack -> a backend lock left by a killed run on this host is removed (never another
@@ -14,11 +12,8 @@ refresh (so what someone changed by hand is seen and put back).
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +22,14 @@ from pulumi import automation as auto
 from spbe_kit.catalog.model import Catalog
 from spbe_kit.desired import desired_state
 from spbe_kit.desired.model import DesiredState
-from spbe_kit.errors import ProvisionError, TenantBusy
+from spbe_kit.errors import ChangeRefused, ProvisionError, TenantBusy
+from spbe_kit.health import wait_ready
+from spbe_kit.kubeclient import cluster_server
 from spbe_kit.paths import state_dir
 from spbe_kit.stacks import credentials as creds
 from spbe_kit.provision import preflight, unchanged
-from spbe_kit.provision.backend_locks import LockStore, redact_url
+from spbe_kit.provision.backend_locks import redact_url
+from spbe_kit.provision.locks import release_dead_locks, tenant_lock
 from spbe_kit.provision.engine import engine_command
 from spbe_kit.stacks.program import tenant_program
 from spbe_kit.provision.progress import EventPrinter, Progress
@@ -66,29 +64,6 @@ class RunResult:
                 "newCredentials": self.new_credentials, "engineSkipped": self.engine_skipped}
 
 
-@contextmanager
-def tenant_lock(tenant_id: str) -> Iterator[None]:
-    """Exclusive right to run this tenant's stack on this machine; TenantBusy if taken."""
-    folder = state_dir() / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{tenant_id}.lock", "a+") as fh:  # "w" would wipe the holder's pid before we know
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
-            raise TenantBusy(
-                f"tenant {tenant_id} is already being updated by another spbe run on this machine (pid {holder})",
-                hint="wait for that run to finish; it holds " + str(folder / f"{tenant_id}.lock"),
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 #: The baseline owns every field it sets: when someone else took one over (kubectl edit, scale),
@@ -105,7 +80,8 @@ def _workspace_options(tenant_id: str, settings: EngineSettings) -> auto.LocalWo
         work_dir=str(work_dir),
         pulumi_home=home,
         pulumi_command=command,
-        env_vars={**env, **settings.engine_env(), **ENGINE_POLICY},
+        # the provider reads the cluster's credentials from this file, never from the state (see stacks.program)
+        env_vars={**env, **settings.engine_env(), **ENGINE_POLICY, "KUBECONFIG": str(settings.kubeconfig)},
         secrets_provider=settings.secrets_provider,
         project_settings=auto.ProjectSettings(
             name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.backend_url)
@@ -132,40 +108,6 @@ def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create:
         raise ProvisionError(f"cannot open the stack of tenant {tenant_id}: {_last_line(str(exc))}") from None
 
 
-#: how long to wait for the engine process of a killed run to notice and unlock by itself
-ORPHAN_WAIT_SECONDS = 90.0
-
-
-def _release_dead_locks(settings: EngineSettings, tenant_id: str, progress: Progress) -> None:
-    """Remove backend locks whose owner is proven gone; wait for an orphaned engine of a killed run here;
-    name any other live holder and refuse."""
-    store = LockStore(settings.backend_url, PROJECT)
-
-    def current() -> list:
-        try:
-            return store.locks(tenant_id)
-        except Exception as exc:  # psycopg2/OS errors: the backend is unreachable or not set up
-            raise ProvisionError(f"cannot read the locks of tenant {tenant_id} in {redact_url(settings.backend_url)}: "
-                                 f"{_last_line(str(exc))}") from None
-
-    locks = current()
-    orphans = [lock for lock in locks if lock.orphaned_here()]
-    if orphans:
-        progress(f"waiting for the engine of an interrupted run to stop ({orphans[0].holder}) ...")
-        deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
-        while any(lock.orphaned_here() for lock in orphans) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        locks = current()
-    for lock in locks:
-        if lock.owner_gone():
-            progress(f"removing the backend lock of an interrupted run: {lock.holder} no longer runs")
-            store.remove(lock)
-        else:
-            raise TenantBusy(
-                f"tenant {tenant_id} is being updated by {lock.holder}",
-                hint="wait for that run to finish; a lock from another machine is never removed by spbe "
-                     "(if that machine is gone for good: `pulumi cancel` by hand, with care)",
-            )
 
 
 def _deployment(stack: auto.Stack) -> dict[str, Any]:
@@ -227,6 +169,15 @@ def _check_rotation(state: DesiredState, rotate: Iterable[str] | None) -> list[s
     return names
 
 
+def _check_cluster(tenant_id: str, recorded: dict[str, Any], server: str) -> None:
+    """Refuse to run a tenant's stack against another cluster than the one it lives on."""
+    before = recorded.get("clusterServer")
+    if before and before != server:
+        raise ChangeRefused(tenant_id, [f"the tenant lives on the cluster at {before}; this kubeconfig points at {server}"],
+                            hint="use the tenant's cluster (--kubeconfig/--context); moving a tenant between clusters "
+                                 "is not an ordinary update")
+
+
 def _recorded_outputs(deployment: dict[str, Any]) -> dict[str, Any]:
     for resource in deployment.get("resources") or []:
         if resource.get("type") == "pulumi:pulumi:Stack":
@@ -246,21 +197,24 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
     """
     state = desired_state(spec, catalog)  # pure, before any lock or engine: bad input applies nothing
     rotating = _check_rotation(state, rotate)
-    preflight.check_images(state, catalog, settings.kubeconfig, settings.context, progress)
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(spec.tenant_id):
         stack = _stack(spec.tenant_id, settings, progress, create=True)
-        _release_dead_locks(settings, spec.tenant_id, progress)
+        release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
         recorded = creds.from_deployment(deployment)
         credentials, new = creds.resolve(state, recorded, rotating)
+        server = cluster_server(settings.kubeconfig, settings.context)
+        _check_cluster(spec.tenant_id, _recorded_outputs(deployment), server)
+        preflight.check_images(state, catalog, settings.kubeconfig, settings.context, progress)
         if deployment.get("resources") and not (new or always_run_engine):
             verdict = unchanged.check(state, spec, credentials, deployment, settings.kubeconfig, settings.context,
                                       catalog.registry_override)
             if verdict.unchanged:
                 progress(f"no changes: {verdict.reason} ({verdict.objects_checked} objects checked); "
                          "the engine was not needed (--always-run-engine runs it anyway)")
+                wait_ready(spec.tenant_id, settings.kubeconfig, settings.context, progress=progress)
                 return RunResult(spec.tenant_id, "up", {"same": len(deployment["resources"])},
                                  time.monotonic() - start, _recorded_outputs(deployment), [], verdict.reason)
             progress(f"the engine runs: {verdict.reason}")
@@ -276,7 +230,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
             applied["new"] = fresh_new
             return fresh
 
-        program = tenant_program(state, credentials_now, settings.kubeconfig.read_text(), settings.context,
+        program = tenant_program(state, credentials_now, server, settings.context,
                                  spec.request_text, registry=catalog.registry_override)
         try:
             _recover(stack, deployment, printer, progress)
@@ -288,6 +242,8 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
                               + (f"; rotate {', '.join(rotating)}" if rotating else ""))
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("update", spec.tenant_id, exc, printer) from None
+        # the engine awaits what it changed; the tenant is up when every workload is Ready
+        wait_ready(spec.tenant_id, settings.kubeconfig, settings.context, progress=progress)
         return RunResult(spec.tenant_id, "up", _changes(result.summary.resource_changes), time.monotonic() - start,
                          _plain(result.outputs), applied["new"])
 
@@ -300,11 +256,11 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
     printer = EventPrinter(_quiet)
     with tenant_lock(spec.tenant_id):
         stack = _stack(spec.tenant_id, settings, progress, create=True)
-        _release_dead_locks(settings, spec.tenant_id, progress)
+        release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
         credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
-        program = tenant_program(state, lambda: credentials, settings.kubeconfig.read_text(), settings.context,
-                                 spec.request_text, registry=catalog.registry_override)
+        program = tenant_program(state, lambda: credentials, cluster_server(settings.kubeconfig, settings.context),
+                                 settings.context, spec.request_text, registry=catalog.registry_override)
         try:
             result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
                                    on_event=printer, color="never", suppress_outputs=True)
@@ -320,7 +276,7 @@ def destroy(tenant_id: str, settings: EngineSettings, progress: Progress = _quie
     printer = EventPrinter(progress)
     with tenant_lock(tenant_id):
         stack = _stack(tenant_id, settings, progress, create=False)
-        _release_dead_locks(settings, tenant_id, progress)
+        release_dead_locks(settings, tenant_id, progress)
         deployment = _deployment(stack)
         try:
             _recover(stack, deployment, printer, progress)

@@ -54,16 +54,16 @@ class Credentials:
         return sorted(self.values)
 
 
-def _unwrap(value: Any) -> Any:
+def unwrap(value: Any) -> Any:
     """A value of an exported deployment with Pulumi's secret wrappers removed (plaintext only)."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) is not None and "plaintext" in value:
-            return _unwrap(json.loads(value["plaintext"]))
+            return unwrap(json.loads(value["plaintext"]))
         if value.get(SECRET_SIG) is not None:
             return None  # still encrypted: not readable here
-        return {k: _unwrap(v) for k, v in value.items()}
+        return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+        return [unwrap(v) for v in value]
     return value
 
 
@@ -79,7 +79,7 @@ def from_deployment(deployment: Mapping[str, Any] | None) -> dict[str, dict[str,
     for resource in [*(deployment.get("resources") or []), *pending]:
         if resource.get("type") != SECRET_TYPE or resource.get("delete"):
             continue
-        inputs = _unwrap(resource.get("inputs") or {})
+        inputs = unwrap(resource.get("inputs") or {})
         if not isinstance(inputs, dict):
             continue
         name = (inputs.get("metadata") or {}).get("name")

@@ -31,16 +31,17 @@ def desired_digest(state: DesiredState, credentials: Credentials, request_text: 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def declare_tenant(state: DesiredState, credentials: Credentials, kubeconfig: str, context: str | None,
+def declare_tenant(state: DesiredState, credentials: Credentials, cluster: str, context: str | None,
                    request_text: str, protect_data: bool = True, digest: str | None = None,
                    registry: str | None = None) -> Tenant:
-    """Declare the tenant's resources and outputs in the running Pulumi program."""
-    provider = k8s.Provider(
-        "cluster",
-        kubeconfig=pulumi.Output.secret(kubeconfig),
-        context=context,
-        enable_server_side_apply=True,
-    )
+    """Declare the tenant's resources and outputs in the running Pulumi program.
+
+    The provider takes the cluster's credentials from ``KUBECONFIG`` in the engine's environment,
+    which the caller sets to the resolved file: they are never recorded in the state, so a refresh
+    after renewed certificates or a rebuilt cluster uses the current ones. ``cluster`` (the API
+    server URL) is recorded instead, so a run against another cluster can be refused.
+    """
+    provider = k8s.Provider("cluster", context=context, enable_server_side_apply=True)
     tenant = Tenant(state.tenant_id, TenantArgs(state=state, credentials=credentials, provider=provider,
                                                 protect_data=protect_data))
     pulumi.export("namespace", tenant.namespace)
@@ -52,6 +53,7 @@ def declare_tenant(state: DesiredState, credentials: Credentials, kubeconfig: st
     # fleet rollouts and auditors see what this stack was built from
     pulumi.export("request", request_text)
     pulumi.export("registry", registry or "")  # the image mirror the tenant runs from ("" = upstream)
+    pulumi.export("clusterServer", cluster)
     pulumi.export("workloads", sorted(f"{m.kind}/{m.name}" for m in state.manifests
                                       if m.kind in ("Deployment", "StatefulSet")))
     if digest:
@@ -61,9 +63,9 @@ def declare_tenant(state: DesiredState, credentials: Credentials, kubeconfig: st
     return tenant
 
 
-def tenant_program(state: DesiredState, credentials: Callable[[], Credentials], kubeconfig: str, context: str | None,
+def tenant_program(state: DesiredState, credentials: Callable[[], Credentials], cluster: str, context: str | None,
                    request_text: str, protect_data: bool = True, registry: str | None = None) -> Callable[[], None]:
-    """An inline program creating exactly ``state`` in the cluster of ``kubeconfig`` (never the ambient one).
+    """An inline program creating exactly ``state`` in ``cluster`` (the engine's KUBECONFIG points at it).
 
     ``credentials`` is called when the program runs, that is while the engine holds the stack's
     lock, so the values it reads back from the state cannot be overtaken by another operator's run.
@@ -71,7 +73,7 @@ def tenant_program(state: DesiredState, credentials: Callable[[], Credentials], 
 
     def program() -> None:
         values = credentials()
-        declare_tenant(state, values, kubeconfig, context, request_text, protect_data,
+        declare_tenant(state, values, cluster, context, request_text, protect_data,
                        desired_digest(state, values, request_text, registry), registry)
 
     return program

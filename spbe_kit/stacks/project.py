@@ -8,8 +8,10 @@ what the Automation API passes in, this entry point reads from stack config::
     pulumi -C stacks/tenant up -s kab-banyuwangi
 
 Config (namespace ``spbe``): ``request`` (path, relative to the project), optional
-``catalogVersion``, ``registry``, ``kubeconfig`` (default: $SPBE_KUBECONFIG, else the local
-cluster) and ``context``. Stack config carries nothing the request and catalog already say.
+``catalogVersion``, ``registry`` and ``context``. Stack config carries nothing the request and
+catalog already say. The cluster's credentials come from ``KUBECONFIG``, which must be set
+explicitly (the provider reads it; an unset one is refused rather than defaulting to
+``~/.kube/config``).
 
 Credentials come from the stack's own encrypted state, read with ``pulumi stack export
 --show-secrets`` (the CLI running this program, with the caller's passphrase or secrets
@@ -48,7 +50,7 @@ def main() -> None:
     """Declare the tenant of stack config ``spbe:request`` (see the module docstring)."""
     from spbe_kit.catalog import load_catalog
     from spbe_kit.desired import desired_state
-    from spbe_kit.kubeclient import resolve_kubeconfig
+    from spbe_kit.kubeclient import cluster_server, resolve_kubeconfig
     from spbe_kit.request import load_request
     from spbe_kit.stacks import credentials as creds
     from spbe_kit.stacks.program import declare_tenant, desired_digest
@@ -61,9 +63,13 @@ def main() -> None:
                              hint="one stack per tenant: name the stack after the request's metadata.name")
     catalog = load_catalog(config.get("catalogVersion"), config.get("registry"))
     state = desired_state(spec, catalog)
-    kubeconfig = Path(config.get("kubeconfig") or resolve_kubeconfig())
+    if not os.environ.get("KUBECONFIG"):
+        raise ProvisionError("KUBECONFIG is not set", hint="point it at the tenant's cluster, e.g. "
+                             "KUBECONFIG=~/.local/state/spbe-kit/cluster/kubeconfig pulumi -C stacks/tenant up")
+    kubeconfig = resolve_kubeconfig(Path(os.environ["KUBECONFIG"]))
     recorded = creds.from_deployment(previous_deployment(pulumi.get_stack(), pulumi.get_project(), here))
     credentials, _new = creds.resolve(state, recorded)
     registry = config.get("registry")
-    declare_tenant(state, credentials, kubeconfig.read_text(), config.get("context"), spec.request_text,
+    declare_tenant(state, credentials, cluster_server(kubeconfig, config.get("context")), config.get("context"),
+                   spec.request_text,
                    digest=desired_digest(state, credentials, spec.request_text, registry), registry=registry)

@@ -474,3 +474,29 @@ def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(spbe, api_c
     assert "image eoffice is a placeholder in catalog 2026.11" in refused.stderr
     assert "real-node-stand-in" in refused.stderr
     assert tenant not in [n.metadata.name for n in core.list_namespace().items]
+
+
+def test_new_cluster_credentials_are_used_and_another_cluster_is_refused(spbe, cluster, api_client, cleanup, tmp_path):
+    """The provider's credentials are never recorded: a run with other valid credentials for the same cluster
+    refreshes and converges with them; a kubeconfig for another API server is refused before anything runs."""
+    import yaml
+
+    from spbe_kit.devenv.cluster.layout import Layout
+
+    tenant = "eng-new-credentials"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    other = Spbe(cluster, spbe.backend, spbe.workdir)
+    other.kubeconfig = str(Layout.load().kubeconfigs / "provisioner.kubeconfig")  # another client certificate
+    again = json.loads(_ok(other("tenant", "up", str(request), "--skip-config", "--always-run-engine",
+                                 "--output", "json")).stdout)
+    assert again["changed"] is False and again["newCredentials"] == []
+    moved = yaml.safe_load(Path(spbe.kubeconfig).read_text())
+    for entry in moved["clusters"]:
+        entry["cluster"]["server"] = "https://127.0.0.2:16443"
+    (tmp_path / "elsewhere.kubeconfig").write_text(yaml.safe_dump(moved))
+    elsewhere = Spbe(cluster, spbe.backend, spbe.workdir)
+    elsewhere.kubeconfig = str(tmp_path / "elsewhere.kubeconfig")
+    refused = elsewhere("tenant", "up", str(request), "--skip-config")
+    assert refused.returncode == 1 and "the tenant lives on the cluster at https://127.0.0.1" in refused.stderr

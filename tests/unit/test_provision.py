@@ -16,7 +16,7 @@ from pulumi.automation import events
 from spbe_kit.engine import versions
 from spbe_kit.errors import ProvisionError, TenantBusy, ToolBuildError
 from spbe_kit.provision.progress import EventPrinter, describe
-from spbe_kit.provision.runner import tenant_lock
+from spbe_kit.provision.locks import tenant_lock
 from spbe_kit.provision.settings import EngineSettings
 
 
@@ -73,7 +73,7 @@ def test_an_operator_passphrase_wins(state, monkeypatch):
 
 HOLD_LOCK = """
 import sys, time
-from spbe_kit.provision.runner import tenant_lock
+from spbe_kit.provision.locks import tenant_lock
 with tenant_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(60)
