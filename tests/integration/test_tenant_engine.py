@@ -500,3 +500,43 @@ def test_new_cluster_credentials_are_used_and_another_cluster_is_refused(spbe, c
     elsewhere.kubeconfig = str(tmp_path / "elsewhere.kubeconfig")
     refused = elsewhere("tenant", "up", str(request), "--skip-config")
     assert refused.returncode == 1 and "the tenant lives on the cluster at https://127.0.0.1" in refused.stderr
+
+
+def test_protection_holds_when_a_change_would_replace_a_data_volume(spbe, cluster, api_client, cleanup, monkeypatch):
+    """With the preflight out of the way, a change that forces a replacement of a data volume (an immutable
+    field) is stopped by the engine's protection: the volume keeps its UID and nothing is deleted."""
+    from dataclasses import replace
+
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import desired_state
+    from spbe_kit.desired.model import Manifest
+    from spbe_kit.errors import ProvisionError
+    from spbe_kit.provision import preflight, runner
+    from spbe_kit.provision.settings import EngineSettings
+    from spbe_kit.request import load_request
+
+    tenant = "eng-protected"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    core = client.CoreV1Api(api_client)
+    uid = core.read_namespaced_persistent_volume_claim("database-data", tenant).metadata.uid
+
+    def replacing(spec, catalog):
+        state = desired_state(spec, catalog)
+        manifests = []
+        for m in state.manifests:
+            if m.kind == "PersistentVolumeClaim" and m.name == "database-data":
+                body = {**m.body, "spec": {**m.body["spec"], "accessModes": ["ReadWriteOncePod"]}}  # immutable
+                m = Manifest(body, m.component, m.generated_keys)
+            manifests.append(m)
+        return replace(state, manifests=tuple(manifests))
+
+    monkeypatch.setattr(runner, "desired_state", replacing)
+    monkeypatch.setattr(preflight, "check_change", lambda *a, **k: True)
+    settings = EngineSettings.resolve(Path(spbe.kubeconfig), backend_url=spbe.backend)
+    with pytest.raises(ProvisionError) as refused:
+        runner.up(load_request(request), load_catalog(), settings, always_run_engine=True)
+    assert "protect" in refused.value.message.lower(), refused.value.message
+    assert core.read_namespaced_persistent_volume_claim("database-data", tenant).metadata.uid == uid
+    assert core.read_namespace(tenant).status.phase == "Active"
