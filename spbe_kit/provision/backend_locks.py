@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from spbe_kit.provision import file_backend
+
 LOCK_PREFIX = ".pulumi/locks/organization"
 
 
@@ -92,7 +94,9 @@ class LockStore:
 
     # --- file backend -------------------------------------------------------------------
     def _file_root(self) -> Path:
-        return Path(self.url.removeprefix("file://"))
+        root = file_backend.backend_dir(self.url)
+        assert root is not None
+        return root
 
     # --- postgres backend ---------------------------------------------------------------
     def _pg(self):  # -> (connection, table)
@@ -140,7 +144,9 @@ class LockStore:
 
     def remove(self, lock: StackLock) -> None:
         if self.url.startswith("file://"):
-            (self._file_root() / lock.key).unlink(missing_ok=True)
+            path = self._file_root() / lock.key
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + file_backend.SIDECAR).unlink(missing_ok=True)
         elif self.url.startswith(("postgres://", "postgresql://")):
             conn, table = self._pg()
             try:

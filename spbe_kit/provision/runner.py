@@ -27,7 +27,7 @@ from spbe_kit.health import wait_ready
 from spbe_kit.kubeclient import cluster_server
 from spbe_kit.paths import state_dir
 from spbe_kit.stacks import credentials as creds
-from spbe_kit.provision import preflight, unchanged
+from spbe_kit.provision import file_backend, preflight, unchanged
 from spbe_kit.provision.backend_locks import redact_url
 from spbe_kit.provision.locks import release_dead_locks, tenant_lock
 from spbe_kit.provision.engine import engine_command
@@ -84,7 +84,7 @@ def _workspace_options(tenant_id: str, settings: EngineSettings) -> auto.LocalWo
         env_vars={**env, **settings.engine_env(), **ENGINE_POLICY, "KUBECONFIG": str(settings.kubeconfig)},
         secrets_provider=settings.secrets_provider,
         project_settings=auto.ProjectSettings(
-            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.backend_url)
+            name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=settings.engine_backend_url)
         ),
     )
 
@@ -94,6 +94,9 @@ def _noop() -> None:
 
 
 def _stack(tenant_id: str, settings: EngineSettings, progress: Progress, create: bool) -> auto.Stack:
+    if settings.local_backend_dir is not None:
+        for torn in file_backend.repair_sidecars(settings.local_backend_dir, PROJECT, tenant_id):
+            progress(f"removed {torn.name}: metadata torn by a killed run (the state itself is intact)")
     opts = _workspace_options(tenant_id, settings)
     try:
         if create:

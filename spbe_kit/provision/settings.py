@@ -19,6 +19,7 @@ from pathlib import Path
 from spbe_kit.errors import KubeconfigError, ProvisionError
 from spbe_kit.kubeclient import resolve_kubeconfig
 from spbe_kit.paths import private_secret_file, state_dir
+from spbe_kit.provision import file_backend
 
 PROJECT = "spbe-tenant"
 
@@ -47,7 +48,12 @@ class EngineSettings:
     @property
     def local_backend_dir(self) -> Path | None:
         """The directory of a file:// backend (None for remote backends)."""
-        return Path(self.backend_url.removeprefix("file://")) if self.backend_url.startswith("file://") else None
+        return file_backend.backend_dir(self.backend_url)
+
+    @property
+    def engine_backend_url(self) -> str:
+        """The URL the engine gets (file:// backends without torn-able metadata sidecars)."""
+        return file_backend.engine_url(self.backend_url)
 
     def engine_env(self) -> dict[str, str]:
         """Environment the Pulumi engine needs for the backend and secrets provider."""

@@ -125,7 +125,8 @@ def _export(spbe: Spbe, tenant_id: str) -> dict:
     settings = EngineSettings.resolve(Path(spbe.kubeconfig), backend_url=spbe.backend)
     work = spbe.workdir / "export"
     work.mkdir(exist_ok=True)
-    (work / "Pulumi.yaml").write_text(f"name: spbe-tenant\nruntime: python\nbackend:\n  url: {spbe.backend}\n")
+    (work / "Pulumi.yaml").write_text(
+        f"name: spbe-tenant\nruntime: python\nbackend:\n  url: {settings.engine_backend_url}\n")
     env = {**os.environ, **paths.env(), **settings.engine_env()}
     proc = subprocess.run([str(paths.cli), "stack", "export", "--stack", tenant_id], cwd=work, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -288,6 +289,36 @@ def test_kill_9_part_way_then_up_converges_with_nothing_pending(spbe, api_client
     assert code == 0, json.dumps(report)[:3000]
     urns = [r["urn"] for r in _export(spbe, tenant)["deployment"]["resources"]]
     assert len(urns) == len(set(urns)), "a resource is recorded twice"
+    assert _sidecars(spbe, tenant) == []
+
+
+def _sidecars(spbe: Spbe, tenant: str) -> list[Path]:
+    """The gocloud metadata sidecars of one stack (the engine must never write any: see provision.file_backend)."""
+    from spbe_kit.provision.file_backend import backend_dir
+
+    state = backend_dir(spbe.backend) / ".pulumi"
+    return sorted(p for p in state.rglob("*.attrs") if tenant in p.parts or p.name.startswith(f"{tenant}."))
+
+
+def test_a_sidecar_torn_by_a_killed_run_does_not_lock_the_tenant_out(spbe, cleanup):
+    """A SIGKILL between fileblob's create and write of `<stack>.json.attrs` left an empty file, and
+    every later run failed with `failed to load checkpoint: EOF` (seen in CI). Now none are written,
+    and a torn one (from an older kit or a plain `pulumi` CLI run) is removed before the stack opens."""
+    from spbe_kit.provision.file_backend import backend_dir
+
+    tenant = "eng-torn-sidecar"
+    cleanup(tenant)
+    request = spbe.request(tenant)
+    _ok(spbe("tenant", "up", str(request), "--skip-config"))
+    assert _sidecars(spbe, tenant) == []
+    stack_file = backend_dir(spbe.backend) / ".pulumi" / "stacks" / "spbe-tenant" / f"{tenant}.json"
+    assert stack_file.is_file()
+    torn = stack_file.with_name(stack_file.name + ".attrs")
+    torn.write_text("")  # what os.Create leaves when the process dies before the write
+    result = _ok(spbe("tenant", "up", str(request), "--skip-config", "--always-run-engine"))
+    assert f"removed {torn.name}" in result.stderr
+    assert not torn.exists()
+    assert _pending(spbe, tenant) == []
 
 
 def test_the_same_tenant_twice_at_once_is_refused_and_two_tenants_run_side_by_side(spbe, cleanup, tmp_path):
