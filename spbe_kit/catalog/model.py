@@ -30,6 +30,13 @@ class Image(_Strict):
     tag: StrictStr
     digest: StrictStr
     placeholder: StrictBool = False
+    #: the `spbe images` recipe that builds it here (None: an upstream image, mirrored as published)
+    recipe: StrictStr | None = None
+
+    @property
+    def baseline_build(self) -> bool:
+        """Built by the SPBE pipeline: uid 10001, read-only root, prebuilt where upstream rewrites itself."""
+        return self.recipe is not None
 
     @field_validator("digest")
     @classmethod

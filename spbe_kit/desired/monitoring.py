@@ -44,7 +44,7 @@ def prometheus_config(ctx: TenantContext) -> str:
     ]
     config = {
         "global": {"scrape_interval": "30s", "evaluation_interval": "30s", "external_labels": {"tenant": ctx.spec.tenant_id}},
-        "rule_files": ["/etc/prometheus/rules/*.yml", "/prometheus/rules.d/*.yml"],
+        "rule_files": ["/etc/prometheus-rules/*.yml", "/prometheus/rules.d/*.yml"],
         "scrape_configs": jobs,
     }
     return _dump(config)
@@ -80,7 +80,8 @@ def _prometheus(ctx: TenantContext) -> list[Manifest]:
             "--web.route-prefix=/",
         ],
         ports={"http": PORT["prometheus"]},
-        mounts={"config": "/etc/prometheus", "rules": "/etc/prometheus/rules", "data": "/prometheus"},
+        # not nested in /etc/prometheus: a read-only ConfigMap volume cannot hold another mount point
+        mounts={"config": "/etc/prometheus", "rules": "/etc/prometheus-rules", "data": "/prometheus"},
         read_only_mounts=frozenset({"config", "rules"}),
         liveness=w.http_probe("/-/healthy", "http"),
         readiness=w.http_probe("/-/ready", "http", period=5),

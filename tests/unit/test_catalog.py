@@ -33,12 +33,12 @@ def test_a_mirror_replaces_every_registry():
     for name, image in mirrored.images.items():
         assert mirrored.image(name).startswith(f"mirror.pdn.go.id/{image.repository}:"), name
         assert mirrored.image(name).endswith(image.digest)
-    assert load_catalog().image("postgres").startswith("docker.io/")  # the cached default is untouched
+    assert load_catalog().image("postgres").startswith("registry.pdn.go.id/")  # the cached default is untouched
 
 
 def test_mirror_from_the_environment(monkeypatch):
     monkeypatch.setenv("SPBE_REGISTRY", "registry.local:5000")
-    assert load_catalog().image("keycloak").startswith("registry.local:5000/keycloak/keycloak:")
+    assert load_catalog().image("keycloak").startswith("registry.local:5000/spbe/keycloak:")
 
 
 def test_tiers_grow_monotonically(catalog):
@@ -63,3 +63,18 @@ def test_quantities(text, value):
 def test_bad_quantities_are_refused():
     with pytest.raises(ValueError):
         parse_quantity("1.5 GB")
+
+
+def test_the_baselines_own_images_are_pinned_to_real_builds_and_run_read_only():
+    """2026.12 on: the images with a recipe are built here; the identity pod starts prebuilt and read-only."""
+    from spbe_kit.images.recipes import RECIPES
+
+    new = load_catalog("2026.12")
+    own = {name: image for name, image in new.images.items() if image.recipe}
+    assert set(own) >= {"keycloak", "postgres", "prometheus"}
+    for name, image in own.items():
+        assert image.recipe in RECIPES and not image.placeholder, name
+        assert image.digest != "sha256:" + "0" * 64, name
+        assert image.tag == RECIPES[image.recipe].tag, name
+    # a tenant still on 2026.11 keeps the upstream Keycloak and the way it has to run
+    assert not load_catalog("2026.11").images["keycloak"].baseline_build

@@ -205,3 +205,24 @@ def test_registry_override_reaches_every_container(catalog):
                                   "ServiceAccount", "PodDisruptionBudget", "CronJob", "Ingress"])
 def test_every_guardrail_kind_is_present(example_state, kind):
     assert example_state.of_kind(kind)
+
+
+@pytest.mark.parametrize("version, prebuilt", [("2026.11", False), ("2026.12", True)])
+def test_identity_runs_as_its_catalogs_image_needs(version, prebuilt):
+    """The baseline Keycloak image is prebuilt: `start --optimized`, read-only root, the file vault
+    always on (a build-time option). The upstream image of 2026.11 rebuilds itself at start."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    state = desired_state(spec, load_catalog(version))
+    pod = state.get("Deployment", "identity").body["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["args"] == (["start", "--optimized"] if prebuilt else ["start"])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is prebuilt
+    annotations = state.get("Deployment", "identity").body["metadata"].get("annotations", {})
+    assert any("CKV_K8S_22" in v for v in annotations.values()) is not prebuilt
+    if prebuilt:
+        assert env["KC_VAULT"] == "file" and any(m["mountPath"] == env["KC_VAULT_DIR"] for m in container["volumeMounts"])

