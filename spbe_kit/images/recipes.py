@@ -130,4 +130,18 @@ KEYCLOAK = Recipe(
     writable=_KC_WRITABLE,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK)}
+_MAIL_WRITABLE = ("/var/mail", "/var/spool/postfix", "/run", "/tmp")
+MAIL = Recipe(
+    name="mail",
+    repository="spbe/mail",
+    summary="Postfix + Dovecot + OpenDKIM (Debian), rootless: SMTP 8025, submission 8587 (TLS), IMAPS 8993",
+    packages=("postfix", "dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "opendkim", "opendkim-tools",
+              "fakeroot", "ca-certificates", "openssl", "netbase"),
+    config=_config(("/usr/local/bin/spbe-mail",), (8025, 8587, 8993), _MAIL_WRITABLE),
+    remove=("/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+            "/etc/dovecot/private/dovecot.key", "/etc/dovecot/private/dovecot.pem", "/etc/postfix/sasl_passwd",
+            "/var/lib/postfix/prng_exch", "/var/lib/postfix/master.lock"),
+    writable=_MAIL_WRITABLE,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL)}

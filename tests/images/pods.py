@@ -47,7 +47,8 @@ def _workload(state: DesiredState, name: str) -> dict[str, Any]:
 
 def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdir: Path,
                    secret_values: dict[str, dict[str, str]] | None = None,
-                   host_dirs: dict[str, Path] | None = None, env_override: dict[str, str] | None = None) -> PodRun:
+                   host_dirs: dict[str, Path] | None = None, env_override: dict[str, str] | None = None,
+                   extra_mounts: list[runc.Mount] | None = None) -> PodRun:
     """Run ``image`` as the desired state's ``workload`` pod would run its first container."""
     pod = _workload(state, workload)
     spec = pod["containers"][0]
@@ -96,6 +97,7 @@ def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdi
     hosts.write_text("127.0.0.1 localhost " + " ".join(SERVICES) + "\n::1 localhost\n")
     hosts.chmod(0o644)
     mounts.append(runc.Mount("/etc/hosts", hosts, read_only=True))
+    mounts += extra_mounts or []
     args = [*(spec.get("command") or []), *(spec.get("args") or [])] if (spec.get("command") or spec.get("args")) else None
     container = runc.start(Path(image.archive), image.tag, mounts=mounts, env=env, workdir=workdir,
                            args=args, replace_entrypoint=bool(spec.get("command")))

@@ -4,6 +4,7 @@ args and mounts (from the desired state), and answers on its port."""
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
 import urllib.request
@@ -114,3 +115,91 @@ def test_keycloak_starts_on_the_tenants_database_and_reports_healthy(state, buil
         assert int(tables.stdout.strip()) > 50, "Keycloak did not create its schema in the tenant database"
     finally:
         run.container.stop()
+
+
+def _mail_user(folder, domain: str, user: str, password: str):
+    """A Dovecot passwd-file with one mailbox, as the spbe_mail role writes it (SHA512-CRYPT)."""
+    from passlib.hash import sha512_crypt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    users = folder / "users"
+    users.write_text(f"{user}@{domain}:{{SHA512-CRYPT}}{sha512_crypt.hash(password)}\n")
+    users.chmod(0o444)
+    folder.chmod(0o755)
+    return folder
+
+
+def test_mail_submits_over_tls_only_signs_with_dkim_and_delivers_to_imaps(state, built, tmp_path):
+    import email
+    import imaplib
+    import smtplib
+
+    import dkim
+
+    pod = state.get("StatefulSet", "mail").body["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in pod["env"]}
+    domain = env["MAIL_DOMAIN"]
+    data = tmp_path / "mail-data"
+    data.mkdir()
+    os.chown(data, 10001, 10001)
+    managed = _mail_user(tmp_path / "managed", domain, "aptika", "rahasia-aptika-2026")
+    # the role's files, where the image reads them (read-only, beside the pod's own volumes)
+    run = start_like_pod(state, "mail", built("mail"), tmp_path, host_dirs={"data": data},
+                         extra_mounts=[runc.Mount("/etc/spbe-mail", managed, read_only=True)])
+    container = run.container
+    try:
+        def answers():
+            with smtplib.SMTP("127.0.0.1", 8587, timeout=5) as s:
+                return s.ehlo()[0] == 250
+        runc.wait_until(answers, 90, container, "submission port")
+        _hardened(container)
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", 8587, timeout=10) as s:
+            s.ehlo()
+            assert "auth" not in s.esmtp_features, "login offered before TLS"
+            assert s.has_extn("starttls")
+            code, _ = s.mail(f"aptika@{domain}")
+            assert code >= 500, "submission accepted mail without TLS and login"
+        with smtplib.SMTP("127.0.0.1", 8587, timeout=10) as s:
+            s.starttls(context=context)
+            s.ehlo()
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                s.login(f"aptika@{domain}", "wrong")
+        message = (f"From: aptika@{domain}\r\nTo: aptika@{domain}\r\nSubject: Surat Dinas 001\r\n"
+                   f"Message-ID: <001@{domain}>\r\nDate: Tue, 01 Dec 2026 09:00:00 +0700\r\n\r\nIsi surat.\r\n")
+        with smtplib.SMTP("127.0.0.1", 8587, timeout=10) as s:
+            s.starttls(context=context)
+            s.login(f"aptika@{domain}", "rahasia-aptika-2026")
+            s.sendmail(f"aptika@{domain}", [f"aptika@{domain}"], message)
+        with smtplib.SMTP("127.0.0.1", 8025, timeout=10) as s:
+            s.ehlo()
+            assert s.has_extn("starttls"), "incoming SMTP offers no STARTTLS"
+
+        def delivered():
+            imap = imaplib.IMAP4_SSL("127.0.0.1", 8993, ssl_context=context, timeout=10)
+            imap.login(f"aptika@{domain}", "rahasia-aptika-2026")
+            imap.select("INBOX")
+            _, ids = imap.search(None, "ALL")
+            raw = None
+            if ids[0]:
+                _, fetched = imap.fetch(ids[0].split()[-1], "(RFC822)")
+                raw = fetched[0][1]
+            imap.logout()
+            return raw
+        raw = runc.wait_until(delivered, 60, container, "delivery to the IMAPS mailbox")
+        signed = email.message_from_bytes(raw)
+        assert signed["Subject"] == "Surat Dinas 001"
+        signature = signed["DKIM-Signature"]
+        assert signature and f"d={domain}" in signature.replace(" ", "") and "s=spbe2026" in signature
+        record = (data / ".spbe" / "dkim" / "spbe2026.txt").read_text()
+        public = "".join(part for part in record.split('"')[1::2])
+
+        def dns(name, timeout=5):
+            assert name.decode().startswith(f"spbe2026._domainkey.{domain}")
+            return public.encode()
+        # the signature verifies against the key the DNS record publishes (the received copy,
+        # with Dovecot's Return-Path/Delivered-To added above the signed headers)
+        assert dkim.verify(raw, dnsfunc=dns), "DKIM signature does not verify"
+    finally:
+        container.stop()

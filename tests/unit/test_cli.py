@@ -182,9 +182,11 @@ def test_exit_codes_follow_the_0_1_2_contract(tmp_path, what, args, code):
 
 
 def test_render_warns_loudly_about_placeholder_images(tmp_path):
-    result = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path])
+    result = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path, "--catalog-version", "2026.11"])
     assert "WARNING: 2 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in result.stderr
     assert "eoffice, mail" in result.stderr
+    newest = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path / "new"])
+    assert "WARNING: 1 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in newest.stderr  # e-office only
 
 
 def test_placeholder_images_are_exactly_the_placeholder_entries_the_tenant_runs(catalog):
