@@ -84,7 +84,7 @@ def _check_fits(spec) -> None:
     for key, needed in totals.items():
         if key in spec.quota and needed > parse_quantity(spec.quota[key]):
             raise ValueError(f"the quota {key}={spec.quota[key]} is smaller than the baseline needs ({float(needed):.3g})")
-    storage = sum(parse_quantity(spec.workloads[w].storage or "0") for w in STORAGE_WORKLOADS)
+    storage = sum(parse_quantity(size.storage or "0") for size in spec.workloads.values())
     if "requests.storage" in spec.quota and storage > parse_quantity(spec.quota["requests.storage"]):
         raise ValueError(f"the storage quota {spec.quota['requests.storage']} is smaller than the volumes need")
     for name in STORAGE_WORKLOADS:

@@ -72,9 +72,18 @@ def postmaster_recipients(spec: TenantSpec) -> list[str]:
     return [f"postmaster@{spec.domain}", *outside]
 
 
+#: Mayan EDMS's OpenID Connect callback (mozilla-django-oidc under Mayan's authentication_oidc app)
+MAYAN_OIDC_CALLBACK = "/oidc/callback/"
+
+
 def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str,
-                       context: str | None = None) -> list[RoleRun]:
-    """The role runs for a tenant, in order: database, identity, mail, e-office."""
+                       context: str | None = None, eoffice_is_mayan: bool = False) -> list[RoleRun]:
+    """The role runs for a tenant, in order: database, identity, mail, e-office.
+
+    ``eoffice_is_mayan``: the tenant's e-office is the baseline's Mayan EDMS image (catalog 2026.12
+    on), configured entirely by the MAYAN_* environment of its pod: no role writes its files, and
+    its OIDC client gets Mayan's callback path.
+    """
     tenant, domain = spec.tenant_id, spec.domain
     local = {"ansible_connection": "local"}
     runs = [RoleRun("database", "spbe_database", "localhost", local, {
@@ -88,7 +97,8 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
     clients = [{"client_id": "grafana", "name": "Grafana", "host": "monitoring", "redirect_paths": ["/login/generic_oauth"]}]
     secrets = {"grafana": credentials.get("grafana-oidc", "client-secret")}
     if spec.has(Component.EOFFICE):
-        clients.insert(0, {"client_id": "eoffice", "name": "E-Office", "host": "eoffice", "redirect_paths": ["/oidc/callback"]})
+        callback = MAYAN_OIDC_CALLBACK if eoffice_is_mayan else "/oidc/callback"
+        clients.insert(0, {"client_id": "eoffice", "name": "E-Office", "host": "eoffice", "redirect_paths": [callback]})
         secrets["eoffice"] = credentials.get("eoffice-oidc", "client-secret")
     if spec.has(Component.MAIL):
         clients.append({"client_id": "webmail", "name": "Webmail", "host": "webmail", "redirect_paths": ["/oidc/callback"]})
@@ -117,7 +127,7 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
             "spbe_mail_smtp_port": PORT["mail-smtp"], "spbe_mail_submission_port": PORT["mail-submission"],
             "spbe_mail_imaps_port": PORT["mail-imaps"],
         }))
-    if spec.has(Component.EOFFICE):
+    if spec.has(Component.EOFFICE) and not eoffice_is_mayan:
         host, connection = _pod_connection(reach, "eoffice", tenant, kubeconfig, context)
         runs.append(RoleRun("eoffice", "spbe_eoffice", host, connection, {
             "spbe_eoffice_tenant": tenant, "spbe_eoffice_domain": domain,

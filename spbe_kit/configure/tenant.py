@@ -69,7 +69,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
                 progress(f"configure: {component} is not reachable: {why}")
             return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
         plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach,
-                                  str(kubeconfig), context)
+                                  str(kubeconfig), context, eoffice_is_mayan=_eoffice_is_mayan(state))
         results = run_plan(plan, progress)
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)
@@ -80,3 +80,12 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
         progress("verify: running the verification suite ...")
         outcome.verification = run_suite(*cluster_targets(state, kubeconfig, context)).to_dict()
     return outcome
+
+
+def _eoffice_is_mayan(state) -> bool:
+    """The desired e-office pod runs Mayan EDMS (configured by its MAYAN_* environment)."""
+    for manifest in state.of_kind("Deployment"):
+        if manifest.name == "eoffice":
+            env = manifest.body["spec"]["template"]["spec"]["containers"][0].get("env", [])
+            return any(e["name"] == "MAYAN_DATABASES" for e in env)
+    return False

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from spbe_kit.errors import SpbeError
@@ -58,3 +62,77 @@ def fetch(artifact: Artifact, downloads: Path) -> Path:
                                     hint="a registry served different bytes under the same version: do not use it")
             staged.replace(target)
     return target
+
+
+@dataclass(frozen=True)
+class PythonPin:
+    """One line of a lock file: a PyPI distribution, its version and the sha256 of the file served."""
+
+    name: str
+    version: str
+    sha256: str
+
+
+def read_lock(path: Path) -> list[PythonPin]:
+    pins = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, _, digest = line.partition(" --hash=sha256:")
+        name, _, version = spec.partition("==")
+        if not (name and version and len(digest) == 64):
+            raise ArtifactError(f"{path.name}: not a pinned line: {line!r}")
+        pins.append(PythonPin(name, version, digest))
+    return pins
+
+
+def stage_wheels(lock: Path, downloads: Path, target: Path, log: Path) -> list[PythonPin]:
+    """Every pinned distribution as a wheel in ``target`` (+ requirements.txt), verified by hash.
+
+    Files come from PyPI (pip download --require-hashes); the few pure-Python sdists are built
+    into wheels here (SOURCE_DATE_EPOCH set), without a compiler.
+    """
+    pins = read_lock(lock)
+    downloads.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
+                           "--dest", str(downloads), "-r", str(lock)], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise ArtifactError(f"cannot fetch the packages of {lock.name} from PyPI: {proc.stderr.strip()[-800:]}")
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {_norm(p.name): p for p in pins}
+    for path in sorted(downloads.iterdir()):
+        name, version = _dist_of(path.name)
+        pin = wanted.get(name)
+        if pin is None or pin.version != version or file_sha256(path) != pin.sha256:
+            continue
+        if path.name.endswith(".whl"):
+            shutil.copy2(path, target / path.name)
+        else:
+            built = subprocess.run(
+                [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(target), str(path)],
+                capture_output=True, text=True,
+                env={**env, "SOURCE_DATE_EPOCH": "1764547200", "PIP_CONSTRAINT": str(lock.with_name("build-backend.txt"))})
+            with log.open("a") as fh:
+                fh.write(built.stdout + built.stderr)
+            if built.returncode != 0:
+                raise ArtifactError(f"cannot build a wheel of {path.name}: {built.stderr.strip()[-500:]}")
+    staged = {_dist_of(p.name) for p in target.glob("*.whl")}
+    missing = [f"{p.name}=={p.version}" for p in pins if (_norm(p.name), p.version) not in staged]
+    if missing:
+        raise ArtifactError(f"{lock.name}: not staged: {', '.join(missing)}")
+    (target / "requirements.txt").write_text("".join(f"{p.name}=={p.version}\n" for p in pins))
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_of(filename: str) -> tuple[str, str]:
+    if filename.endswith(".whl"):
+        name, version = filename.split("-")[:2]
+    else:
+        name, _, version = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")
+    return _norm(name), version

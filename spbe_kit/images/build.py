@@ -27,7 +27,7 @@ from pathlib import Path
 
 from spbe_kit.errors import SpbeError
 from spbe_kit.images import oci, sbom
-from spbe_kit.images.artifacts import fetch
+from spbe_kit.images.artifacts import PythonPin, fetch, read_lock, stage_wheels
 from spbe_kit.images.recipes import MIRRORS, RECIPES, SUITE, UID, Recipe
 from spbe_kit.paths import cache_dir
 
@@ -77,10 +77,20 @@ def _files_root(recipe: Recipe) -> Path | None:
     return root if root.is_dir() else None
 
 
+def _lock_path(recipe: Recipe) -> Path | None:
+    if not recipe.python_lock:
+        return None
+    return Path(str(resources.files("spbe_kit.images") / "locks" / recipe.python_lock))
+
+
 def input_hash(recipe: Recipe) -> str:
     """What decides the image: the recipe, its files, the builder. (Package versions are recorded after.)"""
     sha = hashlib.sha256()
     sha.update(json.dumps(asdict(recipe), sort_keys=True, default=str).encode())
+    lock = _lock_path(recipe)
+    if lock:
+        sha.update(lock.read_bytes())
+        sha.update(lock.with_name("build-backend.txt").read_bytes())
     sha.update(f"{BUILDER_VERSION}/{EPOCH}/{SUITE}/{MIRRORS}".encode())
     root = _files_root(recipe)
     for path in sorted(root.rglob("*")) if root else []:
@@ -158,6 +168,11 @@ def _harden(recipe: Recipe, rootfs: Path) -> None:
         text = path.read_text()
         if f":{UID}:" not in text:
             path.write_text(text + line + "\n")
+    for leftover in (rootfs / "tmp").iterdir() if (rootfs / "tmp").is_dir() else []:  # build-time only
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
     for rel in recipe.writable:
         path = rootfs / rel.lstrip("/")
         path.mkdir(parents=True, exist_ok=True)
@@ -217,10 +232,13 @@ def _tar_rootfs(rootfs: Path, out: Path) -> int:
     return size
 
 
-def _artifact_packages(recipe: Recipe) -> list[sbom.Package]:
-    return [sbom.Package(name=a.name, version=a.version, purl=a.purl, sha256=a.sha256,
-                         supplier="Organization: Maven Central" if a.registry == "maven" else "Organization: PyPI")
-            for a in recipe.artifacts]
+def _artifact_packages(recipe: Recipe, pins: list[PythonPin]) -> list[sbom.Package]:
+    found = [sbom.Package(name=a.name, version=a.version, purl=a.purl, sha256=a.sha256,
+                          supplier="Organization: Maven Central" if a.registry == "maven" else "Organization: PyPI")
+             for a in recipe.artifacts]
+    found += [sbom.Package(name=p.name, version=p.version, purl=f"pkg:pypi/{p.name}@{p.version}", sha256=p.sha256,
+                           supplier="Organization: PyPI") for p in pins]
+    return found
 
 
 def build(recipe: Recipe, progress: Progress, rebuild: bool = False) -> BuiltImage:
@@ -249,15 +267,26 @@ def build(recipe: Recipe, progress: Progress, rebuild: bool = False) -> BuiltIma
         files = _files_root(recipe)
         if files:
             shutil.copytree(files, stage, dirs_exist_ok=True, symlinks=True)
+        # the build machine's trust store, for registry downloads run inside the image while it is built
+        # (a proxy's CA may be in it); removed with the rest of /tmp before the image is written
+        host_ca = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
+        if host_ca.is_file():
+            (stage / "tmp").mkdir(exist_ok=True)
+            shutil.copy2(host_ca, stage / "tmp" / "spbe-build-ca.pem")
         if recipe.artifacts:
             progress(f"{recipe.name}: fetching {len(recipe.artifacts)} artifact(s)")
             _stage_artifacts(recipe, stage, cache_dir() / "downloads")
+        pins: list[PythonPin] = []
+        lock = _lock_path(recipe)
+        if lock:
+            progress(f"{recipe.name}: fetching {len(read_lock(lock))} PyPI packages pinned in {lock.name}")
+            pins = stage_wheels(lock, cache_dir() / "downloads" / "pypi", stage / "opt" / "spbe-wheels", log)
         progress(f"{recipe.name}: installing {len(recipe.packages)} Debian package(s) and their dependencies")
         _mmdebstrap(recipe, rootfs, stage, log)
         _harden(recipe, rootfs)
         _strip_nondeterminism(rootfs, log)
         packages = sbom.dpkg_packages(rootfs)
-        everything = packages + _artifact_packages(recipe)
+        everything = packages + _artifact_packages(recipe, pins) + sbom.npm_packages(rootfs)
         document = sbom.document(f"{recipe.repository}", recipe.tag, digest_of_inputs[:16], EPOCH, everything)
         sbom_bytes = json.dumps(document, indent=1, sort_keys=True).encode()
         (rootfs / "usr/share/spbe").mkdir(parents=True, exist_ok=True)
@@ -282,6 +311,9 @@ def build(recipe: Recipe, progress: Progress, rebuild: bool = False) -> BuiltIma
         debian_packages={p.name: p.version for p in packages}, artifacts={a.purl: a.sha256 for a in recipe.artifacts},
     )
     record.write_text(json.dumps(built.to_dict(), indent=1, sort_keys=True))
+    for stale in images_dir().glob(f"{recipe.name}-*"):  # builds of older inputs, failed attempts
+        if stale.is_dir() and stale != out and len(stale.name) == len(out.name):
+            shutil.rmtree(stale, ignore_errors=True)
     return built
 
 

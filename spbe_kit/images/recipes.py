@@ -55,6 +55,7 @@ class Recipe:
     remove: tuple[str, ...] = ()         # paths made per build (keys, default data) that no image may carry
     upstream: str | None = None          # the upstream image it replaces (for the size comparison)
     writable: tuple[str, ...] = field(default=())
+    python_lock: str | None = None       # images/locks/<file>: PyPI packages pinned by sha256, staged as wheels
 
     @property
     def tag(self) -> str:
@@ -144,4 +145,55 @@ MAIL = Recipe(
     writable=_MAIL_WRITABLE,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL)}
+MAYAN_VERSION = "4.12.2"
+_EOFFICE_WRITABLE = ("/var/lib/mayan", "/tmp")
+_MAYAN_APPS = "/opt/mayan/lib/python3.11/site-packages/mayan/apps"
+_MAYAN_BUILD_ENV = "export MAYAN_MEDIA_ROOT=/tmp/mayan-build MAYAN_STATIC_ROOT=/opt/mayan/static SOURCE_DATE_EPOCH=1764547200"
+EOFFICE = Recipe(
+    name="eoffice",
+    repository="spbe/eoffice",
+    summary=f"E-office: Mayan EDMS {MAYAN_VERSION} (PyPI) - correspondence, dispositions, document archive; "
+            "OpenID Connect, PostgreSQL, SMTP",
+    packages=("python3", "python3-venv", "redis-server", "libmagic1", "poppler-utils", "gnupg", "file",
+              "tesseract-ocr", "tesseract-ocr-ind", "ca-certificates", "tzdata"),
+    python_lock="eoffice.txt",
+    run_in_image=(
+        "python3 -m venv /opt/mayan",
+        "/opt/mayan/bin/pip install --quiet --no-index --no-deps --no-compile --find-links /opt/spbe-wheels"
+        " -r /opt/spbe-wheels/requirements.txt",
+        "rm -rf /opt/spbe-wheels",
+        # every requirement met on the image's own Python (3.11.2: markers differ from a build host's);
+        # python-ldap alone is left out on purpose (see the lock file)
+        "/opt/mayan/bin/pip check | grep -v 'requires python-ldap' | grep . && exit 1 || true",
+        # Mayan's JavaScript libraries, at the exact versions its code pins, from the npm registry (Mayan
+        # checks each tarball's integrity); its other installer step fetches a web font from Google
+        # Fonts, which no registry serves: the Lato stylesheet is left empty and browsers use the next
+        # font of Bootstrap's stack
+        f"{_MAYAN_BUILD_ENV} MAYAN_DEPENDENCIES_NPM_REGISTRY_URL=https://registry.npmjs.org"
+        " REQUESTS_CA_BUNDLE=/tmp/spbe-build-ca.pem;"
+        " /opt/mayan/bin/mayan-edms.py shell -c 'from mayan.apps.dependencies.classes import JavaScriptDependency;"
+        " JavaScriptDependency.install_multiple(app_label=None, force=False, subclass_only=True)' >/dev/null",
+        f"d={_MAYAN_APPS}/appearance_bootstrap/static/appearance_bootstrap/google_fonts/lato;"
+        " mkdir -p $d && printf '/* Lato: not served by any registry here; the next font of the stack is used */\\n'"
+        " > $d/import.css",
+        # static files once, here, into the image (served read-only by whitenoise)
+        f"{_MAYAN_BUILD_ENV}; /opt/mayan/bin/mayan-edms.py appearance_prepare_static --noinput --no-color >/dev/null",
+        # the queue list of every Mayan worker, for the one Celery worker of this container
+        f"{_MAYAN_BUILD_ENV}; for w in a b c d e f; do MAYAN_WORKER_NAME=worker_$w"
+        " /opt/mayan/bin/mayan-edms.py platforms_template worker_queues; done"
+        " | tr ',' '\\n' | sed '/^$/d' | sort -u | paste -sd, > /opt/mayan/worker-queues",
+        "rm -rf /tmp/mayan-build",
+        # bytecode compiled once, reproducibly (hash-checked), so the read-only image starts fast; a few
+        # files shipped in packages are not Python 3 (test data, templates): those simply stay uncompiled
+        "/opt/mayan/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/mayan"
+        " >/dev/null 2>&1 || true",
+    ),
+    config=_config(("/usr/local/bin/spbe-eoffice",), (8080,), _EOFFICE_WRITABLE,
+                   env=("MAYAN_MEDIA_ROOT=/var/lib/mayan", "MAYAN_STATIC_ROOT=/opt/mayan/static",
+                        "DJANGO_SETTINGS_MODULE=mayan.settings.production", "PYTHONDONTWRITEBYTECODE=1"),
+                   path_first="/opt/mayan/bin", workdir="/var/lib/mayan"),
+    upstream="docker.io/mayanedms/mayanedms:s4.12",
+    writable=_EOFFICE_WRITABLE,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL, EOFFICE)}

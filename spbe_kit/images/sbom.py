@@ -52,6 +52,27 @@ def dpkg_packages(rootfs: Path) -> list[Package]:
     return sorted(packages, key=lambda p: p.name)
 
 
+def npm_packages(rootfs: Path) -> list[Package]:
+    """JavaScript packages unpacked anywhere under /opt (each one's own package.json)."""
+    import json
+
+    found: dict[tuple[str, str], Package] = {}
+    for manifest in sorted((rootfs / "opt").rglob("node_modules/*/package.json")) + sorted(
+            (rootfs / "opt").rglob("node_modules/@*/*/package.json")):
+        try:
+            data = json.loads(manifest.read_text(errors="replace"))
+        except ValueError:
+            continue
+        name, version = data.get("name"), data.get("version")
+        if isinstance(name, str) and isinstance(version, str):
+            purl_name = name.replace("@", "%40", 1) if name.startswith("@") else name
+            found[(name, version)] = Package(name=name, version=version, purl=f"pkg:npm/{purl_name}@{version}",
+                                             supplier="Organization: npm registry",
+                                             license=data.get("license") if isinstance(data.get("license"), str)
+                                             and re.fullmatch(r"[A-Za-z0-9.+-]+", data["license"]) else "NOASSERTION")
+    return [found[k] for k in sorted(found)]
+
+
 def document(image: str, version: str, namespace_hash: str, epoch: int, packages: list[Package]) -> dict[str, Any]:
     """An SPDX 2.3 document describing the image and everything in it."""
     created = datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -189,8 +189,12 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
         config = next(a.split("=", 1)[1] for a in prometheus.get("args", []) if a.startswith("--config.file="))
         add("monitoring", MonitoringFacts(tenant=state.tenant_id, port=_ports(prometheus)["http"], config_file=config,
                                           rules_file=f"{d['spbe_monitoring_rules_dir']}/spbe-tenant.yml"))
-    if "eoffice" in components:
-        d, env = role_defaults("spbe_eoffice"), _env(_container(state, "eoffice"))
+    eoffice_env = _env(_container(state, "eoffice")) if "eoffice" in components else {}
+    # Mayan EDMS (the baseline e-office image, catalog 2026.12 on) is configured by its MAYAN_*
+    # environment, which the desired state holds; no checks of it are written yet, so it is left
+    # out here and reported as unverified, never as passing.
+    if "eoffice" in components and "EOFFICE_OIDC_ISSUER" in eoffice_env:
+        d, env = role_defaults("spbe_eoffice"), eoffice_env
         add("eoffice", EofficeFacts(config_file=f"{d['spbe_eoffice_config_dir']}/eoffice.env",
                                     oidc_issuer=env["EOFFICE_OIDC_ISSUER"], smtp_user=env.get("EOFFICE_SMTP_USER", "")))
     return Targets(state.tenant_id, targets)

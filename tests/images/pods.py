@@ -8,6 +8,7 @@ emptyDir and claims become tmpfs (or a host directory). Service names resolve to
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,9 @@ def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdi
     env: dict[str, str] = {}
     for item in spec.get("env", []):
         if "value" in item:
-            env[item["name"]] = item["value"]
+            # Kubernetes substitutes $(VAR) of variables defined before this one
+            env[item["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                       lambda m: env.get(m.group(1), m.group(0)), item["value"])
         else:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secret(ref["name"], ref["key"])

@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import subprocess
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -93,26 +94,121 @@ def test_prometheus_is_ready_with_the_tenants_configuration(state, built, tmp_pa
         run.container.stop()
 
 
-def test_keycloak_starts_on_the_tenants_database_and_reports_healthy(state, built, database, tmp_path):
-    db, superuser_url = database
-    password = "identity-" + tmp_path.name[-8:]
-    for sql in (f"create role identity login password '{password}'", "create database identity owner identity"):
+KEYCLOAK_HTTP = 18080  # e-office listens on 8080 too: on one host network, Keycloak moves aside
+
+
+def _create_database(superuser_url: str, name: str, password: str) -> None:
+    for sql in (f"create role {name} login password '{password}'", f"create database {name} owner {name}"):
         result = _psql(superuser_url + "?sslmode=require", sql)
         assert result.returncode == 0, result.stderr
-    run = start_like_pod(state, "identity", built("keycloak"), tmp_path,
+
+
+@pytest.fixture(scope="module")
+def identity(state, built, database, tmp_path_factory):
+    """The Keycloak image on the tenant's database, as the identity pod runs it."""
+    _, superuser_url = database
+    password = "identity-" + tmp_path_factory.mktemp("pw").name[-6:]
+    _create_database(superuser_url, "identity", password)
+    run = start_like_pod(state, "identity", built("keycloak"), tmp_path_factory.mktemp("identity"),
                          secret_values={"database-identity": {"password": password}},
-                         env_override={"KC_CACHE": "local"})  # one replica here: no cluster to discover
+                         env_override={"KC_CACHE": "local", "KC_HTTP_PORT": str(KEYCLOAK_HTTP)})
     try:
         runc.wait_until(lambda: _http("http://127.0.0.1:9000/health/ready")[0] == 200, 300, run.container,
                         "Keycloak /health/ready")
+        yield run
+    finally:
+        run.container.stop()
+
+
+def test_keycloak_starts_on_the_tenants_database_and_reports_healthy(identity, database):
+    _, superuser_url = database
+    _hardened(identity.container)
+    status, body = _http("http://127.0.0.1:9000/health/ready")
+    assert status == 200 and json.loads(body)["status"] == "UP"
+    status, body = _http(f"http://127.0.0.1:{KEYCLOAK_HTTP}/realms/master/.well-known/openid-configuration")
+    assert status == 200 and json.loads(body)["issuer"].endswith("/realms/master")
+    tables = _psql(superuser_url.rsplit("/", 1)[0] + "/identity?sslmode=require",
+                   "select count(*) from information_schema.tables where table_schema = 'public'")
+    assert int(tables.stdout.strip()) > 50, "Keycloak did not create its schema in the tenant database"
+
+
+def _keycloak_admin(identity, method: str, path: str, body: dict | None = None) -> int:
+    """One call of Keycloak's admin API with the bootstrap admin the pod was given."""
+    base = f"http://127.0.0.1:{KEYCLOAK_HTTP}"
+    form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "spbe-admin",
+                                   "password": identity.secrets["identity-admin"]["password"]}).encode()
+    with urllib.request.urlopen(f"{base}/realms/master/protocol/openid-connect/token", form, timeout=30) as resp:
+        token = json.load(resp)["access_token"]
+    request = urllib.request.Request(f"{base}/admin{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return resp.status
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_eoffice_is_mayan_on_the_tenants_database_and_logs_in_through_keycloak(state, built, database, identity,
+                                                                                tmp_path):
+    _, superuser_url = database
+    tenant = state.tenant_id
+    eoffice_password = "eoffice-" + tmp_path.name[-6:]
+    _create_database(superuser_url, "eoffice", eoffice_password)
+    client_secret = "client-" + tmp_path.name[-6:]
+    pod = state.get("Deployment", "eoffice").body["spec"]["template"]["spec"]["containers"][0]
+    host = next(h["value"] for h in pod["readinessProbe"]["httpGet"]["httpHeaders"] if h["name"] == "Host")
+    # what the spbe_identity role sets up: the tenant's realm and the e-office client
+    assert _keycloak_admin(identity, "POST", "/realms", {"realm": tenant, "enabled": True}) == 201
+    assert _keycloak_admin(identity, "POST", f"/realms/{tenant}/clients", {
+        "clientId": "eoffice", "secret": client_secret, "publicClient": False, "standardFlowEnabled": True,
+        "redirectUris": [f"https://{host}/*"]}) == 201
+    data = tmp_path / "eoffice-data"
+    data.mkdir()
+    os.chown(data, 10001, 10001)
+    arguments = next(e["value"] for e in pod["env"] if e["name"] == "MAYAN_AUTHENTICATION_BACKEND_ARGUMENTS")
+    run = start_like_pod(
+        state, "eoffice", built("eoffice"), tmp_path, host_dirs={"data": data},
+        secret_values={"database-eoffice": {"password": eoffice_password},
+                       "eoffice-oidc": {"client-secret": client_secret}},
+        env_override={"MAYAN_AUTHENTICATION_BACKEND_ARGUMENTS": arguments.replace(
+            "identity:8080", f"identity:{KEYCLOAK_HTTP}").replace("$(SPBE_OIDC_CLIENT_SECRET)", client_secret)})
+    opener = urllib.request.build_opener(_NoRedirect)
+
+    def get(path: str):
+        # as the ingress forwards it: TLS ended there
+        request = urllib.request.Request(f"http://127.0.0.1:8080{path}",
+                                         headers={"Host": host, "X-Forwarded-Proto": "https"})
+        try:
+            with opener.open(request, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode(errors="replace")
+
+    try:
+        runc.wait_until(lambda: get("/authentication/login/")[0] in (200, 302), 600, run.container,
+                        "Mayan's login page")
         _hardened(run.container)
-        status, body = _http("http://127.0.0.1:9000/health/ready")
-        assert json.loads(body)["status"] == "UP"
-        status, body = _http("http://127.0.0.1:8080/realms/master/.well-known/openid-configuration")
-        assert status == 200 and json.loads(body)["issuer"].endswith("/realms/master")
-        tables = _psql(superuser_url.rsplit("/", 1)[0] + "/identity?sslmode=require",
+        status, headers, body = get("/authentication/login/")
+        discovery = json.loads(_http(f"http://127.0.0.1:{KEYCLOAK_HTTP}/realms/{tenant}/.well-known/openid-configuration")[1])
+        if status == 200:  # a page with the OIDC sign-in; its action starts the redirect
+            status, headers, body = get("/oidc/authenticate/")
+        assert status == 302, (status, body[:800])
+        location = headers["Location"]
+        assert location.startswith(discovery["authorization_endpoint"]), location
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+        assert query["client_id"] == ["eoffice"] and query["response_type"] == ["code"], location
+        # the callback the identity role registers for the e-office client is the one Mayan sends
+        from spbe_kit.configure.plan import MAYAN_OIDC_CALLBACK
+
+        assert query["redirect_uri"] == [f"https://{host}{MAYAN_OIDC_CALLBACK}"], location
+        tables = _psql(superuser_url.rsplit("/", 1)[0] + "/eoffice?sslmode=require",
                        "select count(*) from information_schema.tables where table_schema = 'public'")
-        assert int(tables.stdout.strip()) > 50, "Keycloak did not create its schema in the tenant database"
+        assert int(tables.stdout.strip()) > 100, "Mayan did not create its schema in the tenant database"
+        processes = run.container.exec("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+        assert "celery" in processes and "gunicorn" in processes and "redis-server" in processes
     finally:
         run.container.stop()
 

@@ -186,7 +186,7 @@ def test_render_warns_loudly_about_placeholder_images(tmp_path):
     assert "WARNING: 2 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in result.stderr
     assert "eoffice, mail" in result.stderr
     newest = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path / "new"])
-    assert "WARNING: 1 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in newest.stderr  # e-office only
+    assert "PLACEHOLDERS" not in newest.stderr  # 2026.12: every image is built or mirrored as published
 
 
 def test_placeholder_images_are_exactly_the_placeholder_entries_the_tenant_runs(catalog):

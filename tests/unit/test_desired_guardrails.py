@@ -226,3 +226,39 @@ def test_identity_runs_as_its_catalogs_image_needs(version, prebuilt):
     assert any("CKV_K8S_22" in v for v in annotations.values()) is not prebuilt
     if prebuilt:
         assert env["KC_VAULT"] == "file" and any(m["mountPath"] == env["KC_VAULT_DIR"] for m in container["volumeMounts"])
+
+
+def test_eoffice_on_the_baseline_image_is_configured_the_way_mayan_reads_it():
+    """2026.12: Mayan EDMS's own MAYAN_* settings, secrets substituted from Secrets, documents on a volume."""
+    import yaml
+
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    catalog = load_catalog("2026.12")
+    if not catalog.images["eoffice"].baseline_build:
+        pytest.fail("catalog 2026.12 does not pin the baseline e-office image")
+    state = desired_state(spec, catalog)
+    deployment = state.get("Deployment", "eoffice").body
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert not [name for name in env if name.startswith("EOFFICE_")], "the invented contract is gone"
+    databases = yaml.safe_load(env["MAYAN_DATABASES"]["value"])["default"]
+    assert databases["OPTIONS"] == {"sslmode": "require"} and databases["HOST"] == "database"
+    assert databases["PASSWORD"] == "$(SPBE_DB_PASSWORD)"
+    assert env["SPBE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "database-eoffice", "key": "password"}
+    names = list(env)
+    assert names.index("SPBE_DB_PASSWORD") < names.index("MAYAN_DATABASES"), "$(VAR) only sees earlier variables"
+    oidc = yaml.safe_load(env["MAYAN_AUTHENTICATION_BACKEND_ARGUMENTS"]["value"])
+    assert oidc["oidc_discovery_url"] == f"http://identity:8080/realms/{spec.tenant_id}/.well-known/openid-configuration"
+    assert oidc["oidc_rp_client_id"] == "eoffice" and oidc["oidc_rp_sign_algo"] == "RS256"
+    assert env["MAYAN_EMAIL_USE_TLS"]["value"] == "true"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/var/lib/mayan"] == "data"
+    assert state.get("PersistentVolumeClaim", "eoffice-data")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # one writer of the document volume
+    for value in (e.get("value", "") for e in container["env"]):
+        assert "password" not in value.lower() or "$(" in value, value
