@@ -234,9 +234,10 @@ class KeycloakServer:
 
 
 def keycloak_version() -> str:
-    from spbe_kit.catalog import load_catalog
+    """The Keycloak the baseline image is built from (the role tests run the same release)."""
+    from spbe_kit.images.recipes import KEYCLOAK_VERSION
 
-    return load_catalog().images["keycloak"].tag
+    return KEYCLOAK_VERSION
 
 
 def keycloak_zip(version: str) -> Path:

@@ -17,22 +17,21 @@ ADMIN_USER = "spbe-admin"
 SECRET_ENV_WAIVER = w.Waiver("CKV_K8S_35", "Keycloak reads its database and bootstrap-admin passwords only from environment variables")
 WRITABLE_ROOT_WAIVER = w.Waiver(
     "CKV_K8S_22", "the upstream Keycloak image re-augments its Quarkus build under /opt/keycloak at start; "
-    "the SPBE baseline image (catalog 2026.12 on) is prebuilt and runs read-only")
+    "the SPBE baseline image (catalog 2026.12 on) builds into its data volume and runs read-only")
 
 
 def build(ctx: TenantContext) -> list[Manifest]:
     """Keycloak Deployment, its Service, account and admin credentials."""
     with_mail = ctx.spec.has(Component.MAIL)
-    # The baseline image is built (Quarkus build step) for PostgreSQL, health, metrics and the file
-    # vault: it starts --optimized from a read-only root, and the vault is always configured (a
-    # build-time option), empty when there is no mail. The upstream image rebuilds itself at start.
-    prebuilt = ctx.catalog.images["keycloak"].baseline_build
-    with_vault = with_mail or prebuilt
+    # The baseline image runs from a read-only root: Keycloak's build step at start writes into the
+    # data volume. The upstream image rewrites /opt/keycloak itself, so its root must stay writable.
+    read_only = ctx.catalog.images["keycloak"].baseline_build
+    with_vault = with_mail
     vault_env = {"KC_VAULT": "file", "KC_VAULT_DIR": VAULT_DIR} if with_vault else {}
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="keycloak",
         image=ctx.catalog.image("keycloak"),
-        args=["start", "--optimized"] if prebuilt else ["start"],
+        args=["start"],
         ports={"http": PORT["identity-http"], "management": PORT["identity-management"]},
         env={
             "KC_DB": "postgres",
@@ -56,21 +55,19 @@ def build(ctx: TenantContext) -> list[Manifest]:
         startup=w.http_probe("/health/started", "management", period=10, failures=60),
         liveness=w.http_probe("/health/live", "management"),
         readiness=w.http_probe("/health/ready", "management"),
-        read_only_root=prebuilt,
+        read_only_root=read_only,
     ))
-    volumes = {"tmp": w.empty_dir(), "data": w.empty_dir("1Gi")}
+    volumes = {"tmp": w.empty_dir(), "data": w.empty_dir("1Gi")}  # data: caches and (baseline image) the build
     if with_mail:
         # Keycloak's file vault: <realm>_<key>, here the noreply mailbox's password for the realm's SMTP login
         vault = w.secret_volume(mail.ACCOUNTS_SECRET)
         vault["secret"]["items"] = [{"key": mail.NOREPLY_KEY, "path": f"{ctx.spec.tenant_id}_{SMTP_PASSWORD_VAULT_KEY}"}]
         volumes["vault"] = vault
-    elif with_vault:
-        volumes["vault"] = w.empty_dir("1Mi")
     pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
         service_account(ctx, COMPONENT, COMPONENT),
         w.generated_secret(ctx, COMPONENT, "identity-admin", ("password",)),
         w.service(ctx, COMPONENT, COMPONENT, {"http": (8080, PORT["identity-http"]), "management": (9000, PORT["identity-management"])}),
         w.deployment(ctx, COMPONENT, COMPONENT, pod,
-                     [SECRET_ENV_WAIVER] if prebuilt else [SECRET_ENV_WAIVER, WRITABLE_ROOT_WAIVER]),
+                     [SECRET_ENV_WAIVER] if read_only else [SECRET_ENV_WAIVER, WRITABLE_ROOT_WAIVER]),
     ]

