@@ -122,7 +122,8 @@ def run_suite(targets: Targets, expected: list[str] | None = None, timeout: int 
     results += _missing_checks(results, targets)
     for component in expected or []:
         if component not in targets.targets:
-            results.append(CheckResult(component, "all checks", "unverified", "no reachable host for this component"))
+            results.append(CheckResult(component, "all checks", "unverified",
+                                       targets.unchecked.get(component, "no reachable host for this component")))
     order = {c: i for i, c in enumerate(["database", "identity", "mail", "monitoring", "eoffice"])}
     results.sort(key=lambda r: order.get(r.component, 99))
     return VerifyReport(targets.tenant, results, time.monotonic() - started)

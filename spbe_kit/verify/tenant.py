@@ -36,6 +36,7 @@ def tenant_targets(request: Path, registry: str | None, kubeconfig: Path, contex
     catalog = load_catalog(live.catalog_version, registry)
     state = desired_state(spec, catalog)
     targets, components = cluster_targets(state, kubeconfig, context)
-    warnings = [f"{c}: no running pod found in namespace {state.tenant_id}; its checks are unverified"
+    warnings = [f"{c}: {targets.unchecked[c]}; unverified" if c in targets.unchecked else
+                f"{c}: no running pod found in namespace {state.tenant_id}; its checks are unverified"
                 for c in components if c not in targets.targets]
     return TenantTargets(targets, components, catalog.version, warnings)

@@ -491,14 +491,15 @@ def test_an_api_server_restart_during_up_then_up_converges(spbe, cluster, api_cl
 
 
 def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(spbe, api_client, cleanup):
-    """A node kwok does not simulate would really pull images: placeholders are refused, nothing applied."""
+    """A node kwok does not simulate would really pull images: placeholders (catalog 2026.11's mail and
+    e-office) are refused, nothing applied."""
     core = client.CoreV1Api(api_client)
     tenant = "eng-placeholders"
     cleanup(tenant)
     core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="real-node-stand-in", labels={"test": "x"}),
                                    spec=client.V1NodeSpec(taints=[client.V1Taint(key="test", effect="NoSchedule")])))
     try:
-        refused = spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config")
+        refused = spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config", "--catalog-version", "2026.11")
     finally:
         core.delete_node("real-node-stand-in")
     assert refused.returncode == 1, refused.stderr

@@ -44,6 +44,7 @@ def test_production_facts_come_from_the_desired_state_and_the_roles():
 def test_mayan_eoffice_gets_no_target_so_it_is_reported_unverified_never_passing(banyuwangi):
     targets = production_targets(banyuwangi, {c: f"kubectl://{c}-0?namespace=kab-banyuwangi" for c in ALL})
     assert "eoffice" not in targets.targets and "database" in targets.targets
+    assert "no checks of it are written yet" in targets.unchecked["eoffice"]
 
 
 def test_components_without_a_pod_get_no_target(banyuwangi):
