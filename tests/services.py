@@ -216,10 +216,6 @@ def stop_mail(host: MailHost) -> None:
 # Keycloak's distribution on Maven Central, at the version the catalog runs. Central serves no .sha1 for
 # 26.4.2 (the .zip is there, its .pom and checksums answer 404), so the digest is pinned here, taken from
 # the first download and checked on every later one.
-KEYCLOAK_DIST_SHA256 = {
-    "26.4.2": "2a30e4602d63d4501a4a8263bfa4e14cbd5970b4116c618ea28f339b16190233",
-}
-MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 
 
 @dataclass(frozen=True)
@@ -241,37 +237,16 @@ def keycloak_version() -> str:
 
 
 def keycloak_zip(version: str) -> Path:
-    """The distribution zip, downloaded once into the cache and checked against its pinned digest."""
-    import hashlib
-    import shutil
-    import urllib.request
-
+    """The distribution zip the baseline image is built from: fetched once into the cache by the image
+    builder's own fetcher, refused unless its sha256 is the one the recipe pins."""
+    from spbe_kit.images.artifacts import fetch
+    from spbe_kit.images.recipes import KEYCLOAK
     from spbe_kit.paths import cache_dir
 
-    expected = KEYCLOAK_DIST_SHA256.get(version) or pytest.fail(
-        f"no pinned digest for Keycloak {version}: add it to KEYCLOAK_DIST_SHA256 after checking the download")
-    target = cache_dir() / "downloads" / f"keycloak-quarkus-dist-{version}.zip"
-
-    def digest(path: Path) -> str:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-
-    if target.exists() and digest(target) == expected:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    url = f"{MAVEN_CENTRAL}/org/keycloak/keycloak-quarkus-dist/{version}/keycloak-quarkus-dist-{version}.zip"
-    partial = target.with_suffix(".part")
-    with urllib.request.urlopen(url, timeout=120) as response, partial.open("wb") as out:
-        shutil.copyfileobj(response, out, 1 << 20)
-    got = digest(partial)
-    if got != expected:
-        partial.unlink()
-        raise RuntimeError(f"{url}: sha256 {got}, expected {expected}")
-    partial.replace(target)
-    return target
+    for artifact in KEYCLOAK.artifacts:
+        if artifact.name == "keycloak-quarkus-dist" and artifact.version == version:
+            return fetch(artifact, cache_dir() / "downloads")
+    pytest.fail(f"the keycloak recipe pins no distribution of Keycloak {version}")
 
 
 def java_home(minimum: int = 21) -> Path:
