@@ -25,3 +25,10 @@ def roles_dir() -> Path:
 def role_defaults(role: str) -> dict:
     """The role's `defaults/main.yml` (values with Jinja in them are returned as written)."""
     return yaml.safe_load((roles_dir() / role / "defaults" / "main.yml").read_text()) or {}
+
+
+@lru_cache(maxsize=None)
+def role_vars(role: str) -> dict:
+    """The role's `vars/main.yml` (what the role fixes for every tenant), or nothing."""
+    path = roles_dir() / role / "vars" / "main.yml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}

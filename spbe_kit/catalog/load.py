@@ -13,9 +13,17 @@ from spbe_kit.catalog.model import Catalog
 from spbe_kit.catalog.quantity import parse_quantity
 from spbe_kit.errors import CatalogError
 
-REQUIRED_IMAGES = ("keycloak", "postgres", "prometheus", "grafana", "mail", "eoffice")
-WORKLOADS = ("identity", "database", "database-backup", "mail", "eoffice", "prometheus", "grafana")
-STORAGE_WORKLOADS = ("database", "database-backup", "mail", "prometheus", "grafana")
+REQUIRED_IMAGES = ("keycloak", "postgres", "prometheus", "mail", "eoffice")
+WORKLOADS = ("identity", "database", "database-backup", "mail", "eoffice", "prometheus")
+STORAGE_WORKLOADS = ("database", "database-backup", "mail", "prometheus", "grafana")  # where present
+#: what shows the dashboards, by catalog version: Grafana (up to 2026.11) or the baseline's own
+#: `dashboards` image (2026.12 on: Prometheus console templates behind an OIDC login)
+DASHBOARD_IMAGES = ("grafana", "dashboards")
+
+
+def dashboards_image(catalog: Catalog) -> str:
+    """The catalog's dashboards image (and workload) name."""
+    return next(name for name in DASHBOARD_IMAGES if name in catalog.images)
 
 
 def available_versions() -> list[str]:
@@ -59,11 +67,14 @@ def check_catalog(catalog: Catalog) -> None:
     if catalog.version not in available_versions() and catalog.version == "":
         raise CatalogError("catalog has no version")
     missing = [name for name in REQUIRED_IMAGES if name not in catalog.images]
+    dashboards = [name for name in DASHBOARD_IMAGES if name in catalog.images]
+    if len(dashboards) != 1:
+        missing.append(" or ".join(DASHBOARD_IMAGES) + (" (only one)" if dashboards else ""))
     if missing:
         raise CatalogError(f"catalog {catalog.version} has no image for: {', '.join(missing)}")
     for tier, spec in catalog.tiers.items():
         where = f"catalog {catalog.version}, tier {tier.value}"
-        absent = [w for w in WORKLOADS if w not in spec.workloads]
+        absent = [w for w in (*WORKLOADS, *dashboards) if w not in spec.workloads]
         if absent:
             raise CatalogError(f"{where}: no size for {', '.join(absent)}")
         try:
@@ -88,5 +99,5 @@ def _check_fits(spec) -> None:
     if "requests.storage" in spec.quota and storage > parse_quantity(spec.quota["requests.storage"]):
         raise ValueError(f"the storage quota {spec.quota['requests.storage']} is smaller than the volumes need")
     for name in STORAGE_WORKLOADS:
-        if not spec.workloads[name].storage:
+        if name in spec.workloads and not spec.workloads[name].storage:
             raise ValueError(f"{name} needs a storage size")

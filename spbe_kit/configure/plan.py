@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity, mail
 from spbe_kit.desired.database import app_databases
+from spbe_kit.desired import eoffice
 from spbe_kit.desired.eoffice import noreply_address, smtp_endpoint
+from spbe_kit.desired.monitoring import DASHBOARDS_OIDC_CALLBACK
 from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
 from spbe_kit.request import Component, TenantSpec
@@ -29,6 +31,7 @@ class Reach:
     database_host: str
     database_port: int
     pods: dict[str, tuple[str, str]] = field(default_factory=dict)  # component -> (pod, container)
+    eoffice_url: str = ""  # Mayan EDMS through a port-forward (tenants with e-office)
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,20 @@ def postmaster_recipients(spec: TenantSpec) -> list[str]:
 MAYAN_OIDC_CALLBACK = "/oidc/callback/"
 
 
+def _dashboards_client(dashboards: str) -> dict:
+    if dashboards == "grafana":  # catalog up to 2026.11
+        return {"client_id": "grafana", "name": "Grafana", "host": "monitoring", "redirect_paths": ["/login/generic_oauth"]}
+    return {"client_id": "dashboards", "name": "Dashboards", "host": "monitoring",
+            "redirect_paths": [DASHBOARDS_OIDC_CALLBACK]}
+
+
 def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str,
-                       context: str | None = None, eoffice_is_mayan: bool = False) -> list[RoleRun]:
+                       context: str | None = None, dashboards: str = "dashboards") -> list[RoleRun]:
     """The role runs for a tenant, in order: database, identity, mail, e-office.
 
-    ``eoffice_is_mayan``: the tenant's e-office is the baseline's Mayan EDMS image (catalog 2026.12
-    on), configured entirely by the MAYAN_* environment of its pod: no role writes its files, and
-    its OIDC client gets Mayan's callback path.
+    ``dashboards``: the catalog's dashboards workload (``grafana`` up to 2026.11), whose OIDC client
+    the identity role registers. E-office is Mayan EDMS: its wiring is the MAYAN_* environment of its pod; the spbe_eoffice role
+    gives it the correspondence baseline through its REST API (a port-forward), as its administrator.
     """
     tenant, domain = spec.tenant_id, spec.domain
     local = {"ansible_connection": "local"}
@@ -94,11 +104,11 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
         "spbe_database_backup_password": credentials.get("database-backup", "password"),
         "spbe_database_hba_file": "",  # the image's pg_hba is not managed from the controller
     })]
-    clients = [{"client_id": "grafana", "name": "Grafana", "host": "monitoring", "redirect_paths": ["/login/generic_oauth"]}]
-    secrets = {"grafana": credentials.get("grafana-oidc", "client-secret")}
+    clients = [_dashboards_client(dashboards)]
+    secrets = {dashboards: credentials.get(f"{dashboards}-oidc", "client-secret")}
     if spec.has(Component.EOFFICE):
-        callback = MAYAN_OIDC_CALLBACK if eoffice_is_mayan else "/oidc/callback"
-        clients.insert(0, {"client_id": "eoffice", "name": "E-Office", "host": "eoffice", "redirect_paths": [callback]})
+        clients.insert(0, {"client_id": "eoffice", "name": "E-Office", "host": "eoffice",
+                           "redirect_paths": [MAYAN_OIDC_CALLBACK]})
         secrets["eoffice"] = credentials.get("eoffice-oidc", "client-secret")
     if spec.has(Component.MAIL):
         clients.append({"client_id": "webmail", "name": "Webmail", "host": "webmail", "redirect_paths": ["/oidc/callback"]})
@@ -127,16 +137,13 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
             "spbe_mail_smtp_port": PORT["mail-smtp"], "spbe_mail_submission_port": PORT["mail-submission"],
             "spbe_mail_imaps_port": PORT["mail-imaps"],
         }))
-    if spec.has(Component.EOFFICE) and not eoffice_is_mayan:
-        host, connection = _pod_connection(reach, "eoffice", tenant, kubeconfig, context)
-        runs.append(RoleRun("eoffice", "spbe_eoffice", host, connection, {
-            "spbe_eoffice_tenant": tenant, "spbe_eoffice_domain": domain,
-            "spbe_eoffice_oidc_client_secret": credentials.get("eoffice-oidc", "client-secret"),
-            "spbe_eoffice_db_password": credentials.get("database-eoffice", "password"),
-            "spbe_eoffice_smtp_host": smtp_host, "spbe_eoffice_smtp_port": int(smtp_port),
-            **({"spbe_eoffice_smtp_user": noreply_address(spec),
-                "spbe_eoffice_smtp_password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)}
-               if spec.has(Component.MAIL) else {}),
+    if spec.has(Component.EOFFICE):
+        pod, container = reach.pods["eoffice"]
+        runs.append(RoleRun("eoffice", "spbe_eoffice", "localhost", local, {
+            "spbe_eoffice_url": reach.eoffice_url, "spbe_eoffice_host_header": "eoffice",
+            "spbe_eoffice_namespace": tenant, "spbe_eoffice_pod": pod, "spbe_eoffice_container": container,
+            "spbe_eoffice_kubeconfig": kubeconfig, "spbe_eoffice_kube_context": context or "",
+            "spbe_eoffice_admin_user": eoffice.ADMIN_USER,
         }))
     return runs
 

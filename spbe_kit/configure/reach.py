@@ -1,7 +1,7 @@
 """Reaching a tenant's components from the controller: port-forwards for API roles, exec for pod roles.
 
-Each way is proven before anything is configured (an HTTP answer through the Keycloak tunnel, a
-PostgreSQL SSL answer through the database tunnel, `true` run in the pod); a component that does not
+Each way is proven before anything is configured (an HTTP answer through the Keycloak and Mayan
+tunnels, a PostgreSQL SSL answer through the database tunnel, `true` run in the mail and e-office pods); a component that does not
 answer is named with the reason, and nothing is configured."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class _Kubectl:
                 proc.kill()
 
 
-def _http_answers(url: str) -> tuple[bool, str]:
+def _http_answers(url: str | urllib.request.Request) -> tuple[bool, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return response.status < 500, f"HTTP {response.status}"
@@ -75,6 +75,12 @@ def _http_answers(url: str) -> tuple[bool, str]:
         return exc.code < 500, f"HTTP {exc.code}"
     except OSError as exc:
         return False, f"no answer through the port-forward ({exc})"
+
+
+def _mayan_answers(port: int) -> tuple[bool, str]:
+    """Mayan's API root answers (401 without a login) once the app is up; it serves only its ALLOWED_HOSTS."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v4/", headers={"Host": "eoffice"})
+    return _http_answers(request)
 
 
 def _postgres_answers(port: int) -> tuple[bool, str]:
@@ -107,8 +113,13 @@ def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context:
     with ExitStack() as stack:
         identity_port = stack.enter_context(k.port_forward("identity", 8080))
         database_port = stack.enter_context(k.port_forward("database", 5432))
-        for name, port, probe in (("identity", identity_port, lambda p: _http_answers(f"http://127.0.0.1:{p}/realms/master")),
-                                  ("database", database_port, _postgres_answers)):
+        ways = [("identity", identity_port, lambda p: _http_answers(f"http://127.0.0.1:{p}/realms/master")),
+                ("database", database_port, _postgres_answers)]
+        eoffice_port = None
+        if spec.has(Component.EOFFICE):
+            eoffice_port = stack.enter_context(k.port_forward("eoffice", 8080))
+            ways.append(("eoffice", eoffice_port, _mayan_answers))
+        for name, port, probe in ways:
             if port is None:
                 problems[name] = "kubectl port-forward did not start"
                 continue
@@ -118,4 +129,5 @@ def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context:
         if problems:
             yield Reachability(None, problems)
         else:
-            yield Reachability(Reach(f"http://127.0.0.1:{identity_port}", "127.0.0.1", database_port, pod_roles))
+            yield Reachability(Reach(f"http://127.0.0.1:{identity_port}", "127.0.0.1", database_port, pod_roles,
+                                     f"http://127.0.0.1:{eoffice_port}" if eoffice_port else ""))

@@ -53,6 +53,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
     from spbe_kit.configure.plan import configuration_plan
     from spbe_kit.configure.reach import reach_components
     from spbe_kit.configure.run import run_plan
+    from spbe_kit.catalog.load import dashboards_image
     from spbe_kit.desired import desired_state
 
     state = desired_state(spec, catalog)
@@ -69,7 +70,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
                 progress(f"configure: {component} is not reachable: {why}")
             return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
         plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach,
-                                  str(kubeconfig), context, eoffice_is_mayan=_eoffice_is_mayan(state))
+                                  str(kubeconfig), context, dashboards_image(catalog))
         results = run_plan(plan, progress)
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)
@@ -81,11 +82,3 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
         outcome.verification = run_suite(*cluster_targets(state, kubeconfig, context)).to_dict()
     return outcome
 
-
-def _eoffice_is_mayan(state) -> bool:
-    """The desired e-office pod runs Mayan EDMS (configured by its MAYAN_* environment)."""
-    for manifest in state.of_kind("Deployment"):
-        if manifest.name == "eoffice":
-            env = manifest.body["spec"]["template"]["spec"]["containers"][0].get("env", [])
-            return any(e["name"] == "MAYAN_DATABASES" for e in env)
-    return False

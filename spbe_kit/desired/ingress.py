@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from spbe_kit.catalog.load import dashboards_image
 from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
+from spbe_kit.desired.network import PORT
 from spbe_kit.request.model import Component
 
 COMPONENT = "guardrails"
@@ -11,7 +13,8 @@ COMPONENT = "guardrails"
 
 def endpoints(ctx: TenantContext) -> dict[str, tuple[str, int]]:
     """Public host -> (Service, port) for every web component the tenant has."""
-    out = {ctx.host("sso"): ("identity", 8080), ctx.host("monitoring"): ("grafana", 3000)}
+    dashboards = dashboards_image(ctx.catalog)  # a Service of that name, on its container port
+    out = {ctx.host("sso"): ("identity", 8080), ctx.host("monitoring"): (dashboards, PORT[dashboards])}
     if ctx.spec.has(Component.EOFFICE):
         out[ctx.host("eoffice")] = ("eoffice", 8080)
     return dict(sorted(out.items()))

@@ -1,4 +1,6 @@
-"""Monitoring: Prometheus scraping the tenant's components, Grafana signing in through identity.
+"""Monitoring: Prometheus scraping the tenant's components, and its dashboards behind a login through
+identity: Grafana (catalog up to 2026.11), or from 2026.12 the baseline's `dashboards` image showing
+Prometheus' own console templates (rendered here) behind an OpenID Connect login.
 
 The bootstrap configuration lives here; the spbe_monitoring Ansible role adds scrape jobs,
 alert rules and dashboards inside the running components.
@@ -16,6 +18,8 @@ from spbe_kit.desired.network import PORT, workloads_of
 from spbe_kit.desired.rbac import service_account
 
 COMPONENT = "monitoring"
+#: mod_auth_openidc's redirect URI path on the dashboards host (the identity role registers it)
+DASHBOARDS_OIDC_CALLBACK = "/oidc/callback"
 
 # (workload, port, metrics path) for what each component exposes.
 SCRAPE_TARGETS = [
@@ -59,6 +63,60 @@ def alert_rules(ctx: TenantContext) -> str:
     return _dump(rules)
 
 
+CONSOLES_DIR = "/etc/prometheus-consoles"
+#: the console every operator lands on (the dashboards image redirects / to it)
+TENANT_CONSOLE = "spbe-tenant.html"
+
+_CONSOLE_LIBRARY = """{{/* SPBE console library: the page frame of the tenant's consoles */}}
+{{ define "spbe_head" }}<!doctype html>
+<html lang="id">
+<head>
+<meta charset="utf-8">
+<title>{{ . }}</title>
+<link type="text/css" rel="stylesheet" href="{{ pathPrefix }}/classic/static/rickshaw/rickshaw.min.css">
+<link type="text/css" rel="stylesheet" href="{{ pathPrefix }}/classic/static/bootstrap4/css/bootstrap.min.css">
+<link type="text/css" rel="stylesheet" href="{{ pathPrefix }}/classic/static/css/prom_console.css">
+<script src="{{ pathPrefix }}/classic/static/d3/d3.min.js"></script>
+<script src="{{ pathPrefix }}/classic/static/vendor/rickshaw/vendor/d3.layout.min.js"></script>
+<script src="{{ pathPrefix }}/classic/static/rickshaw/rickshaw.min.js"></script>
+<script src="{{ pathPrefix }}/classic/static/jquery/jquery.min.js"></script>
+<script>var PATH_PREFIX = "{{ pathPrefix }}";</script>
+<script src="{{ pathPrefix }}/classic/static/js/prom_console.js"></script>
+</head>
+<body><div class="container-fluid">
+{{ end }}
+{{ define "spbe_tail" }}</div></body></html>{{ end }}
+"""
+
+_TENANT_CONSOLE = """{{ template "spbe_head" "Pemantauan TENANT" }}
+<h1>Pemantauan tenant TENANT</h1>
+<h2>Komponen</h2>
+<table class="table table-sm" id="components">
+<tr><th>Komponen</th><th>Status</th><th>Durasi scrape</th></tr>
+{{ range query "up" | sortByLabel "job" }}<tr><td>{{ .Labels.job }}</td><td>{{ if eq .Value 1.0 }}berjalan{{ else }}<b>mati</b>{{ end }}</td><td>{{ with printf "scrape_duration_seconds{job='%s'}" .Labels.job | query }}{{ . | first | value | humanizeDuration }}{{ end }}</td></tr>
+{{ end }}</table>
+<h2>Peringatan aktif</h2>
+{{ with query "ALERTS{alertstate='firing'}" }}<ul id="alerts">{{ range . }}<li>{{ .Labels.alertname }} ({{ .Labels.job }})</li>{{ end }}</ul>{{ else }}<p id="alerts">Tidak ada.</p>{{ end }}
+<h2>Ketersediaan, 6 jam terakhir</h2>
+<div id="up-graph"></div>
+<script>
+new PromConsole.Graph({node: document.querySelector("#up-graph"), expr: "up", name: "[[job]]", min: 0, max: 1,
+  yAxisFormatter: PromConsole.NumberFormatter.humanizeNoSmallPrefix,
+  yHoverFormatter: PromConsole.NumberFormatter.humanizeNoSmallPrefix, yTitle: "up", duration: "6h"})
+</script>
+{{ template "spbe_tail" }}
+"""
+
+
+def consoles(ctx: TenantContext) -> dict[str, str]:
+    """Prometheus console templates (Go templates Prometheus renders itself): the tenant's dashboards."""
+    return {"spbe.lib": _CONSOLE_LIBRARY, TENANT_CONSOLE: _TENANT_CONSOLE.replace("TENANT", ctx.spec.tenant_id)}
+
+
+def has_dashboards_image(ctx: TenantContext) -> bool:
+    return "dashboards" in ctx.catalog.images
+
+
 def grafana_datasources() -> str:
     """Grafana provisioning: the tenant's Prometheus as the default datasource."""
     return _dump({"apiVersion": 1, "datasources": [
@@ -68,6 +126,8 @@ def grafana_datasources() -> str:
 
 def _prometheus(ctx: TenantContext) -> list[Manifest]:
     size = ctx.size("prometheus")
+    with_consoles = has_dashboards_image(ctx)
+    console_args = [f"--web.console.templates={CONSOLES_DIR}", f"--web.console.libraries={CONSOLES_DIR}"]
     container = w.container(ctx, "prometheus", w.ContainerSpec(
         name="prometheus",
         image=ctx.catalog.image("prometheus"),
@@ -78,11 +138,13 @@ def _prometheus(ctx: TenantContext) -> list[Manifest]:
             f"--storage.tsdb.retention.size={retention_size(size.storage or '0')}",
             f"--web.external-url=https://{ctx.host('monitoring')}/prometheus",
             "--web.route-prefix=/",
+            *(console_args if with_consoles else []),
         ],
         ports={"http": PORT["prometheus"]},
         # not nested in /etc/prometheus: a read-only ConfigMap volume cannot hold another mount point
-        mounts={"config": "/etc/prometheus", "rules": "/etc/prometheus-rules", "data": "/prometheus"},
-        read_only_mounts=frozenset({"config", "rules"}),
+        mounts={"config": "/etc/prometheus", "rules": "/etc/prometheus-rules", "data": "/prometheus",
+                **({"consoles": CONSOLES_DIR} if with_consoles else {})},
+        read_only_mounts=frozenset({"config", "rules", "consoles"}),
         liveness=w.http_probe("/-/healthy", "http"),
         readiness=w.http_probe("/-/ready", "http", period=5),
     ))
@@ -90,11 +152,14 @@ def _prometheus(ctx: TenantContext) -> list[Manifest]:
         "config": w.config_volume("prometheus-config"),
         "rules": w.config_volume("prometheus-rules"),
         "data": w.claim_volume("prometheus-data"),
+        **({"consoles": w.config_volume("prometheus-consoles")} if with_consoles else {}),
     })
+    console_maps = [w.config_map(ctx, COMPONENT, "prometheus-consoles", consoles(ctx))] if with_consoles else []
     return [
         service_account(ctx, COMPONENT, "prometheus"),
         w.config_map(ctx, COMPONENT, "prometheus-config", {"prometheus.yml": prometheus_config(ctx)}),
         w.config_map(ctx, COMPONENT, "prometheus-rules", {"baseline.yml": alert_rules(ctx)}),
+        *console_maps,
         w.volume_claim(ctx, COMPONENT, "prometheus-data", size.storage or ""),
         w.service(ctx, COMPONENT, "prometheus", {"http": (9090, PORT["prometheus"])}),
         w.service(ctx, COMPONENT, "prometheus", {"http": (9090, PORT["prometheus"])}, headless=True),
@@ -149,6 +214,44 @@ def _grafana(ctx: TenantContext) -> list[Manifest]:
     ]
 
 
+SECRET_ENV_WAIVER = w.Waiver(
+    "CKV_K8S_35", "Apache httpd reads mod_auth_openidc's client secret and session key only from its "
+    "configuration, which takes them from the environment")
+
+
+def _dashboards(ctx: TenantContext) -> list[Manifest]:
+    """The baseline's dashboards image: Prometheus' consoles behind an OIDC login through the tenant's realm."""
+    host = ctx.host("monitoring")
+    container = w.container(ctx, "dashboards", w.ContainerSpec(
+        name="dashboards",
+        image=ctx.catalog.image("dashboards"),
+        ports={"http": PORT["dashboards"]},
+        env={
+            "SPBE_PUBLIC_HOST": host,
+            "SPBE_LISTEN_PORT": str(PORT["dashboards"]),
+            # discovery through the in-cluster Service: the browser gets the public sso endpoints, the
+            # back channel (token, keys) stays on identity:8080
+            "SPBE_OIDC_DISCOVERY_URL": f"http://identity:8080/realms/{ctx.spec.tenant_id}/.well-known/openid-configuration",
+            "SPBE_OIDC_CLIENT_ID": "dashboards",
+            "SPBE_OIDC_CLIENT_SECRET": w.secret_env("dashboards-oidc", "client-secret"),
+            "SPBE_OIDC_REDIRECT_URI": f"https://{host}{DASHBOARDS_OIDC_CALLBACK}",
+            "SPBE_SESSION_KEY": w.secret_env("dashboards-session", "key"),
+            "SPBE_UPSTREAM": f"http://prometheus:{PORT['prometheus']}",
+        },
+        mounts={"tmp": "/tmp"},
+        liveness=w.http_probe("/healthz", "http"),
+        readiness=w.http_probe("/healthz", "http", period=5),
+    ))
+    pod = w.pod_spec(ctx, "dashboards", [container], {"tmp": w.empty_dir("64Mi")})
+    return [
+        service_account(ctx, COMPONENT, "dashboards"),
+        w.generated_secret(ctx, COMPONENT, "dashboards-oidc", ("client-secret",)),
+        w.generated_secret(ctx, COMPONENT, "dashboards-session", ("key",)),
+        w.service(ctx, COMPONENT, "dashboards", {"http": (PORT["dashboards"], PORT["dashboards"])}),
+        w.deployment(ctx, COMPONENT, "dashboards", pod, [SECRET_ENV_WAIVER]),
+    ]
+
+
 def build(ctx: TenantContext) -> list[Manifest]:
-    """Prometheus and Grafana."""
-    return _prometheus(ctx) + _grafana(ctx)
+    """Prometheus and the dashboards (Grafana up to catalog 2026.11)."""
+    return _prometheus(ctx) + (_dashboards(ctx) if has_dashboards_image(ctx) else _grafana(ctx))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spbe_kit.catalog.load import dashboards_image
 from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
 from spbe_kit.request.model import Component
@@ -21,6 +22,7 @@ INTERNET = "internet"
 PORT = {
     "identity-http": 8080, "identity-management": 9000, "database": 5432, "mail-smtp": 8025,
     "mail-submission": 8587, "mail-imaps": 8993, "eoffice": 8080, "prometheus": 9090, "grafana": 3000,
+    "dashboards": 8000,
 }
 
 
@@ -37,7 +39,8 @@ class Flow:
 def workloads_of(ctx: TenantContext) -> dict[str, str]:
     """Every workload the tenant runs, mapped to its component."""
     out = {"identity": "identity", "database": "database", "database-backup": "database",
-           "database-restore-check": "database", "prometheus": "monitoring", "grafana": "monitoring"}
+           "database-restore-check": "database", "prometheus": "monitoring",
+           dashboards_image(ctx.catalog): "monitoring"}
     if ctx.spec.has(Component.MAIL):
         out["mail"] = "mail"
     if ctx.spec.has(Component.EOFFICE):
@@ -51,6 +54,7 @@ def flows(ctx: TenantContext) -> list[Flow]:
     table = [
         Flow(INGRESS_CONTROLLER, "identity", p["identity-http"], "users sign in"),
         Flow(INGRESS_CONTROLLER, "grafana", p["grafana"], "operators open dashboards"),
+        Flow(INGRESS_CONTROLLER, "dashboards", p["dashboards"], "operators open dashboards"),
         Flow(INGRESS_CONTROLLER, "eoffice", p["eoffice"], "users open e-office"),
         Flow(INGRESS_CONTROLLER, "mail", p["mail-smtp"], "mail arrives from the internet"),
         Flow(INGRESS_CONTROLLER, "mail", p["mail-submission"], "users send mail"),
@@ -62,6 +66,8 @@ def flows(ctx: TenantContext) -> list[Flow]:
         Flow("eoffice", "mail", p["mail-submission"], "e-office sends notifications"),
         Flow("grafana", "identity", p["identity-http"], "grafana signs users in by OIDC"),
         Flow("grafana", "prometheus", p["prometheus"], "grafana queries metrics"),
+        Flow("dashboards", "identity", p["identity-http"], "dashboards sign users in by OIDC"),
+        Flow("dashboards", "prometheus", p["prometheus"], "dashboards show Prometheus' consoles"),
         Flow("prometheus", "identity", p["identity-management"], "metrics"),
         Flow("prometheus", "eoffice", p["eoffice"], "metrics"),
         Flow("prometheus", "grafana", p["grafana"], "metrics"),

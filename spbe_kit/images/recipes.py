@@ -149,6 +149,8 @@ MAIL = Recipe(
 
 MAYAN_VERSION = "4.12.2"
 _EOFFICE_WRITABLE = ("/var/lib/mayan", "/tmp")
+#: Mayan's virtualenv in the e-office image (the verification suite runs its Python there)
+MAYAN_VENV = "/opt/mayan"
 _MAYAN_APPS = "/opt/mayan/lib/python3.11/site-packages/mayan/apps"
 _MAYAN_BUILD_ENV = "export MAYAN_MEDIA_ROOT=/tmp/mayan-build MAYAN_STATIC_ROOT=/opt/mayan/static SOURCE_DATE_EPOCH=1764547200"
 EOFFICE = Recipe(
@@ -198,4 +200,17 @@ EOFFICE = Recipe(
     writable=_EOFFICE_WRITABLE,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL, EOFFICE)}
+_DASH_WRITABLE = ("/tmp",)
+DASHBOARDS = Recipe(
+    name="dashboards",
+    repository="spbe/dashboards",
+    summary="Dashboards: the tenant's Prometheus console templates behind an OpenID Connect login "
+            "(Apache httpd + mod_auth_openidc, Debian), in place of Grafana (AGPL)",
+    packages=("apache2-bin", "libapache2-mod-auth-openidc", "ca-certificates"),
+    config=_config(("/usr/local/bin/spbe-dashboards",), (8000,), _DASH_WRITABLE),
+    remove=("/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
+    upstream="docker.io/grafana/grafana:12.1.0",
+    writable=_DASH_WRITABLE,
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL, EOFFICE, DASHBOARDS)}

@@ -65,9 +65,26 @@ class MonitoringFacts:
 
 @dataclass(frozen=True)
 class EofficeFacts:
-    config_file: str
+    python: str  # Mayan's interpreter in the container (reads Mayan's effective settings)
+    oidc_backend: str
     oidc_issuer: str
+    smtp_host: str
+    smtp_port: int
+    baseline: str  # JSON: the correspondence baseline the spbe_eoffice role gives (see `eoffice_baseline`)
     smtp_user: str = ""  # the submission login e-office must use; empty: none expected
+
+
+def eoffice_baseline(model: dict) -> str:
+    """What the spbe_eoffice role gives every e-office (its vars), in the shape the e-office checks compare with."""
+    return json.dumps({
+        "document_types": {d["label"]: {m["name"]: bool(m.get("required", False)) for m in d.get("metadata", [])}
+                           for d in model["spbe_eoffice_baseline_document_types"]},
+        "workflows": {w["internal_name"]: {
+            "states": sorted(s["label"] for s in w["states"]),
+            "initial": [s["label"] for s in w["states"] if s.get("initial")],
+            "transitions": sorted(f"{t['origin']} -> {t['destination']}" for t in w["transitions"]),
+            "document_types": sorted(w["document_types"])} for w in model["spbe_eoffice_baseline_workflows"]},
+    }, sort_keys=True)
 
 
 FACTS: dict[str, type] = {
@@ -161,7 +178,7 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
 
     `hosts` maps each component to its testinfra host (a kubectl:// spec of one of its pods);
     components without a host are not verified (and the report says so)."""
-    from spbe_kit.roles import role_defaults
+    from spbe_kit.roles import role_defaults, role_vars
 
     components = {m.component for m in state.manifests}
     targets: dict[str, Target] = {}
@@ -191,15 +208,14 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
         config = next(a.split("=", 1)[1] for a in prometheus.get("args", []) if a.startswith("--config.file="))
         add("monitoring", MonitoringFacts(tenant=state.tenant_id, port=_ports(prometheus)["http"], config_file=config,
                                           rules_file=f"{d['spbe_monitoring_rules_dir']}/spbe-tenant.yml"))
-    eoffice_env = _env(_container(state, "eoffice")) if "eoffice" in components else {}
-    # Mayan EDMS (the baseline e-office image, catalog 2026.12 on) is configured by its MAYAN_*
-    # environment, which the desired state holds; no checks of it are written yet, so it is left
-    # out here and reported as unverified, never as passing.
-    if "eoffice" in components and "EOFFICE_OIDC_ISSUER" in eoffice_env:
-        d, env = role_defaults("spbe_eoffice"), eoffice_env
-        add("eoffice", EofficeFacts(config_file=f"{d['spbe_eoffice_config_dir']}/eoffice.env",
-                                    oidc_issuer=env["EOFFICE_OIDC_ISSUER"], smtp_user=env.get("EOFFICE_SMTP_USER", "")))
-    unchecked = {}
-    if "eoffice" in components and "EOFFICE_OIDC_ISSUER" not in eoffice_env:
-        unchecked["eoffice"] = "Mayan EDMS (catalog 2026.12 on): no checks of it are written yet"
-    return Targets(state.tenant_id, {c: t for c, t in targets.items() if c not in unchecked}, unchecked)
+    if "eoffice" in components:
+        from spbe_kit.desired.eoffice import OIDC_BACKEND
+        from spbe_kit.images.recipes import MAYAN_VENV
+
+        env, sso = _env(_container(state, "eoffice")), _env(_container(state, "identity"))["KC_HOSTNAME"]
+        add("eoffice", EofficeFacts(python=f"{MAYAN_VENV}/bin/python", oidc_backend=OIDC_BACKEND,
+                                    oidc_issuer=f"{sso}/realms/{state.tenant_id}",
+                                    smtp_host=env["MAYAN_EMAIL_HOST"], smtp_port=int(env["MAYAN_EMAIL_PORT"]),
+                                    smtp_user=env.get("MAYAN_EMAIL_HOST_USER", ""),
+                                    baseline=eoffice_baseline(role_vars("spbe_eoffice"))))
+    return Targets(state.tenant_id, targets)

@@ -22,7 +22,7 @@ from spbe_kit.images.build import BuiltImage
 from spbe_kit.request import parse_request
 from spbe_kit.scaffold import new_request
 
-SERVICES = ("database", "identity", "mail", "eoffice", "prometheus", "grafana")
+SERVICES = ("database", "identity", "mail", "eoffice", "prometheus", "grafana", "dashboards")
 
 
 def tenant_state(region: str = "35.10") -> DesiredState:

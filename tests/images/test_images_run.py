@@ -3,12 +3,17 @@ args and mounts (from the desired state), and answers on its port."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import ssl
 import subprocess
+import sys
+import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -151,8 +156,48 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_eoffice_is_mayan_on_the_tenants_database_and_logs_in_through_keycloak(state, built, database, identity,
-                                                                                tmp_path):
+@dataclass
+class Mayan:
+    run: object  # PodRun
+    host: str  # the public host name Mayan answers for (its ALLOWED_HOSTS)
+    database_url: str  # the e-office database, as its superuser
+    workdir: Path
+
+    def get(self, path: str, host: str | None = None):
+        """As the ingress forwards it: TLS ended there."""
+        request = urllib.request.Request(f"http://127.0.0.1:8080{path}",
+                                         headers={"Host": host or self.host, "X-Forwarded-Proto": "https"})
+        try:
+            with urllib.request.build_opener(_NoRedirect).open(request, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode(errors="replace")
+
+    def api_token(self) -> str:
+        """The administrator's API token, made in the container by the command the spbe_eoffice role runs
+        in the pod (through kubernetes.core.k8s_exec in production)."""
+        import re
+
+        from spbe_kit.roles import role_vars
+
+        model = role_vars("spbe_eoffice")
+        made = self.run.container.exec(*model["spbe_eoffice_token_command"], timeout=120)
+        found = re.search(model["spbe_eoffice_token_pattern"], made.stdout)
+        assert made.returncode == 0 and found, made.stdout[-500:] + made.stderr[-1500:]
+        return found.group(1)
+
+    def api(self, path: str):
+        """Mayan's REST API as its administrator (as the spbe_eoffice role calls it)."""
+        request = urllib.request.Request(f"http://127.0.0.1:8080/api/v4/{path}",
+                                         headers={"Host": "eoffice", "Authorization": f"Token {self.api_token()}"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.load(resp)
+
+
+@pytest.fixture(scope="module")
+def mayan(state, built, database, identity, tmp_path_factory):
+    """The e-office image (Mayan EDMS) on the tenant's database, logging in through the tenant's Keycloak."""
+    tmp_path = tmp_path_factory.mktemp("eoffice")
     _, superuser_url = database
     tenant = state.tenant_id
     eoffice_password = "eoffice-" + tmp_path.name[-6:]
@@ -175,42 +220,230 @@ def test_eoffice_is_mayan_on_the_tenants_database_and_logs_in_through_keycloak(s
                        "eoffice-oidc": {"client-secret": client_secret}},
         env_override={"MAYAN_AUTHENTICATION_BACKEND_ARGUMENTS": arguments.replace(
             "identity:8080", f"identity:{KEYCLOAK_HTTP}").replace("$(SPBE_OIDC_CLIENT_SECRET)", client_secret)})
-    opener = urllib.request.build_opener(_NoRedirect)
-
-    def get(path: str):
-        # as the ingress forwards it: TLS ended there
-        request = urllib.request.Request(f"http://127.0.0.1:8080{path}",
-                                         headers={"Host": host, "X-Forwarded-Proto": "https"})
-        try:
-            with opener.open(request, timeout=10) as resp:
-                return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read().decode(errors="replace")
-
+    m = Mayan(run, host, superuser_url.rsplit("/", 1)[0] + "/eoffice?sslmode=require", tmp_path)
     try:
-        runc.wait_until(lambda: get("/authentication/login/")[0] in (200, 302), 600, run.container,
+        runc.wait_until(lambda: m.get("/authentication/login/")[0] in (200, 302), 600, run.container,
                         "Mayan's login page")
-        _hardened(run.container)
-        status, headers, body = get("/authentication/login/")
-        discovery = json.loads(_http(f"http://127.0.0.1:{KEYCLOAK_HTTP}/realms/{tenant}/.well-known/openid-configuration")[1])
-        if status == 200:  # a page with the OIDC sign-in; its action starts the redirect
-            status, headers, body = get("/oidc/authenticate/")
-        assert status == 302, (status, body[:800])
-        location = headers["Location"]
-        assert location.startswith(discovery["authorization_endpoint"]), location
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
-        assert query["client_id"] == ["eoffice"] and query["response_type"] == ["code"], location
-        # the callback the identity role registers for the e-office client is the one Mayan sends
-        from spbe_kit.configure.plan import MAYAN_OIDC_CALLBACK
-
-        assert query["redirect_uri"] == [f"https://{host}{MAYAN_OIDC_CALLBACK}"], location
-        tables = _psql(superuser_url.rsplit("/", 1)[0] + "/eoffice?sslmode=require",
-                       "select count(*) from information_schema.tables where table_schema = 'public'")
-        assert int(tables.stdout.strip()) > 100, "Mayan did not create its schema in the tenant database"
-        processes = run.container.exec("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-        assert "celery" in processes and "gunicorn" in processes and "redis-server" in processes
+        yield m
     finally:
         run.container.stop()
+
+
+def test_eoffice_is_mayan_on_the_tenants_database_and_logs_in_through_keycloak(state, mayan):
+    tenant = state.tenant_id
+    _hardened(mayan.run.container)
+    status, headers, body = mayan.get("/authentication/login/")
+    discovery = json.loads(_http(f"http://127.0.0.1:{KEYCLOAK_HTTP}/realms/{tenant}/.well-known/openid-configuration")[1])
+    if status == 200:  # a page with the OIDC sign-in; its action starts the redirect
+        status, headers, body = mayan.get("/oidc/authenticate/")
+    assert status == 302, (status, body[:800])
+    location = headers["Location"]
+    assert location.startswith(discovery["authorization_endpoint"]), location
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert query["client_id"] == ["eoffice"] and query["response_type"] == ["code"], location
+    # the callback the identity role registers for the e-office client is the one Mayan sends
+    from spbe_kit.configure.plan import MAYAN_OIDC_CALLBACK
+
+    assert query["redirect_uri"] == [f"https://{mayan.host}{MAYAN_OIDC_CALLBACK}"], location
+    tables = _psql(mayan.database_url, "select count(*) from information_schema.tables where table_schema = 'public'")
+    assert int(tables.stdout.strip()) > 100, "Mayan did not create its schema in the tenant database"
+    processes = mayan.run.container.exec("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+    assert "celery" in processes and "gunicorn" in processes and "redis-server" in processes
+
+
+def _eoffice_role(mayan: Mayan, check: bool = False):
+    from tests.roles.ansible_run import run_playbook
+
+    return run_playbook("eoffice.yml", {"spbe_eoffice_url": "http://127.0.0.1:8080",
+                                        "spbe_eoffice_api_token": mayan.api_token()}, mayan.workdir, check=check)
+
+
+@pytest.fixture(scope="module")
+def configured_mayan(mayan):
+    """Mayan after the spbe_eoffice role's first run (and the run's result)."""
+    return mayan, _eoffice_role(mayan)
+
+
+def test_the_eoffice_role_gives_mayan_the_correspondence_baseline_idempotently(configured_mayan):
+    from spbe_kit.roles import role_vars
+
+    mayan, first = configured_mayan
+    assert first.rc == 0 and first.changed >= 1, first.output[-3000:]
+    model = role_vars("spbe_eoffice")
+    document_types = {d["label"]: d["id"] for d in mayan.api("document_types/?page_size=100")["results"]}
+    assert {d["label"] for d in model["spbe_eoffice_baseline_document_types"]} <= set(document_types)
+    links = mayan.api(f"document_types/{document_types['Surat Masuk']}/metadata_types/?page_size=100")["results"]
+    assert {(link["metadata_type"]["name"], link["required"]) for link in links} >= {("pengirim", True), ("sifat", False)}
+    workflows = {w["internal_name"]: w for w in mayan.api("workflow_templates/?page_size=100")["results"]}
+    disposisi = workflows["disposisi_surat_masuk"]
+    states = mayan.api(f"workflow_templates/{disposisi['id']}/states/?page_size=100")["results"]
+    assert [s["label"] for s in states if s["initial"]] == ["Diterima"]
+    transitions = mayan.api(f"workflow_templates/{disposisi['id']}/transitions/?page_size=100")["results"]
+    assert ("Didisposisikan", "Ditindaklanjuti") in {(t["origin_state"]["label"], t["destination_state"]["label"])
+                                                      for t in transitions}
+    # the image forgets the installer's plain-text administrator password (Mayan shows it on its login page)
+    kept = _psql(mayan.database_url, "select count(*) from autoadmin_autoadminsingleton where password is not null")
+    assert kept.returncode == 0 and kept.stdout.strip() == "0", kept
+    assert "Automatic credentials" not in mayan.get("/authentication/login/")[2]
+    again = _eoffice_role(mayan)
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    # check mode sees a broken baseline and changes nothing
+    assert _psql(mayan.database_url, "update documents_documenttype set label = 'Surat Masuk (lama)' "
+                                     "where label = 'Surat Masuk'").returncode == 0
+    try:
+        checked = _eoffice_role(mayan, check=True)
+        assert checked.rc == 0 and checked.changed == 1 and "document type Surat Masuk: created" in checked.output
+        assert "Surat Masuk" not in {d["label"] for d in mayan.api("document_types/?page_size=100")["results"]}
+    finally:
+        _psql(mayan.database_url, "update documents_documenttype set label = 'Surat Masuk' "
+                                  "where label = 'Surat Masuk (lama)'")
+
+
+def _verify_eoffice(state, mayan: Mayan) -> subprocess.CompletedProcess:
+    """`spbe verify` on the e-office container, with the facts production derives from the desired state.
+
+    testinfra's docker:// backend runs `docker exec`; tests/images/bin/docker turns that into `runc exec`."""
+    from spbe_kit.verify.targets import production_targets
+
+    facts = production_targets(state, {"eoffice": "docker://x"}).targets["eoffice"].facts
+    facts_dict = dataclasses.asdict(facts)
+    targets = mayan.workdir / "targets.json"
+    targets.write_text(json.dumps({"tenant": state.tenant_id, "targets": {
+        "eoffice": {"host": f"docker://{mayan.run.container.id}", "facts": facts_dict}}}))
+    env = {**os.environ, "PATH": f"{Path(__file__).with_name('bin')}:{os.environ['PATH']}"}
+    return subprocess.run([sys.executable, "-m", "spbe_kit", "verify", state.tenant_id, "--targets", str(targets),
+                           "-o", "json"], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_spbe_verify_passes_every_eoffice_check_and_a_broken_baseline_fails_exactly_its_own(state, configured_mayan):
+    from spbe_kit.verify.run import suite_checks
+
+    mayan, _ = configured_mayan
+    proc = _verify_eoffice(state, mayan)
+    report = json.loads(proc.stdout or "{}")
+    assert proc.returncode == 0 and report["verified"], proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert report["counts"]["pass"] == len(suite_checks()["eoffice"])
+    assert mayan.api_token() not in proc.stdout + proc.stderr
+    assert _psql(mayan.database_url, "update document_states_workflowstate set initial = false "
+                                     "where label = 'Diterima'").returncode == 0
+    try:
+        broken = _verify_eoffice(state, mayan)
+        statuses = {r["check"]: r["status"] for r in json.loads(broken.stdout)["results"]}
+        assert broken.returncode == 1 and statuses.pop("correspondence baseline is in place") == "fail", broken.stdout
+        assert set(statuses.values()) == {"pass"}, statuses
+    finally:
+        _psql(mayan.database_url, "update document_states_workflowstate set initial = true where label = 'Diterima'")
+
+
+class _Browser:
+    """Just enough of a browser for an authorization-code login: cookies per host (Secure ones too:
+    TLS ends at the ingress, which this test stands in for) and no automatic redirects."""
+
+    def __init__(self, accept: str = "text/html,application/xhtml+xml") -> None:
+        self.cookies: dict[str, dict[str, str]] = {}
+        self.accept = accept
+
+    def request(self, url: str, data: dict | None = None):
+        parts = urllib.parse.urlsplit(url)
+        host = parts.netloc
+        headers = {"X-Forwarded-Proto": "https", "Accept": self.accept}
+        jar = self.cookies.setdefault(host, {})
+        if jar:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.local(url), data=body, headers={**headers, "Host": host})
+        try:
+            response = urllib.request.build_opener(_NoRedirect).open(request, timeout=30)
+        except urllib.error.HTTPError as exc:
+            response = exc
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            jar[name.strip()] = rest.split(";", 1)[0]
+        return response.status if hasattr(response, "status") else response.code, response.headers, \
+            response.read().decode(errors="replace")
+
+    @staticmethod
+    def local(url: str) -> str:
+        """Public hosts (sso.*, monitoring.*) are served here: Keycloak on KEYCLOAK_HTTP, dashboards on 8000."""
+        parts = urllib.parse.urlsplit(url)
+        port = KEYCLOAK_HTTP if parts.hostname.startswith(("sso.", "identity")) else 8000
+        return urllib.parse.urlunsplit(("http", f"127.0.0.1:{port}", parts.path, parts.query, ""))
+
+
+def test_dashboards_show_the_tenants_consoles_only_after_an_oidc_login(state, built, identity, tmp_path):
+    import html
+    import re
+    import time
+
+    tenant = state.tenant_id
+    pod = state.get("Deployment", "dashboards").body["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in pod["env"]}
+    public = env["SPBE_PUBLIC_HOST"]
+    client_secret, password = "dash-" + tmp_path.name[-6:], "Operator-" + tmp_path.name[-6:] + "-Rahasia1"
+    # what the spbe_identity role sets up: the realm, the dashboards client; and an operator
+    assert _keycloak_admin(identity, "POST", "/realms", {"realm": tenant, "enabled": True}) in (201, 409)
+    assert _keycloak_admin(identity, "POST", f"/realms/{tenant}/clients", {
+        "clientId": "dashboards", "secret": client_secret, "publicClient": False, "standardFlowEnabled": True,
+        "redirectUris": [env["SPBE_OIDC_REDIRECT_URI"]]}) == 201
+    assert _keycloak_admin(identity, "POST", f"/realms/{tenant}/users", {
+        "username": "operator", "enabled": True, "email": "operator@example.go.id", "emailVerified": True,
+        "firstName": "Opera", "lastName": "Tor",
+        "credentials": [{"type": "password", "value": password, "temporary": False}]}) == 201
+    (tmp_path / "p").mkdir()
+    (tmp_path / "d").mkdir()
+    prometheus = start_like_pod(state, "prometheus", built("prometheus"), tmp_path / "p")
+    dashboards = None
+    try:
+        dashboards = start_like_pod(
+            state, "dashboards", built("dashboards"), tmp_path / "d",
+            secret_values={"dashboards-oidc": {"client-secret": client_secret}},
+            env_override={"SPBE_OIDC_DISCOVERY_URL": env["SPBE_OIDC_DISCOVERY_URL"].replace(
+                "identity:8080", f"identity:{KEYCLOAK_HTTP}")})
+        runc.wait_until(lambda: _http("http://127.0.0.1:8000/healthz")[0] == 200, 60, dashboards.container,
+                        "the dashboards' /healthz")
+        _hardened(dashboards.container)
+        browser = _Browser()
+        console = f"https://{public}/prometheus/consoles/spbe-tenant.html"
+        status, headers, _ = browser.request(f"https://{public}/")
+        assert status == 302 and headers["Location"].endswith("/prometheus/consoles/spbe-tenant.html")
+        # not signed in: off to the tenant's realm with the dashboards client
+        status, headers, body = browser.request(console)
+        assert status == 302, (status, body[:500])
+        login = headers["Location"]
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(login).query)
+        assert login.startswith(f"https://sso.") and f"/realms/{tenant}/protocol/openid-connect/auth" in login, login
+        assert query["client_id"] == ["dashboards"] and query["redirect_uri"] == [env["SPBE_OIDC_REDIRECT_URI"]]
+        # the operator signs in on Keycloak's form
+        status, _, page = browser.request(login)
+        assert status == 200, page[:500]
+        form = re.search(r'<form[^>]*id="kc-form-login"[^>]*>', page)
+        assert form, page[:800]
+        action = html.unescape(re.search(r'action="([^"]+)"', form.group(0)).group(1))
+        status, headers, page = browser.request(action, {"username": "operator", "password": password})
+        assert status == 302, page[:800]
+        callback = headers["Location"]
+        assert callback.startswith(env["SPBE_OIDC_REDIRECT_URI"] + "?"), callback
+        # mod_auth_openidc redeems the code over the back channel and opens a session
+        status, headers, body = browser.request(callback)
+        assert status == 302 and headers["Location"].endswith("/prometheus/consoles/spbe-tenant.html"), (status, body[:500])
+        deadline = time.monotonic() + 90
+        while True:  # the first scrape of Prometheus itself
+            status, _, page = browser.request(console)
+            if "<td>prometheus</td><td>berjalan</td>" in page or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        assert status == 200 and f"Pemantauan tenant {tenant}" in page, page[:800]
+        assert re.search(r"<td>prometheus</td><td>berjalan</td>", page), page[:2000]
+        # Prometheus' own API answers through the same session; a stranger without one is sent to log in
+        status, _, api = browser.request(f"https://{public}/prometheus/api/v1/query?query=up")
+        assert status == 200 and json.loads(api)["status"] == "success"
+        status, headers, _ = _Browser().request(f"https://{public}/prometheus/api/v1/query?query=up")
+        assert status == 302 and "/protocol/openid-connect/auth" in headers["Location"]
+        assert _Browser(accept="application/json").request(f"https://{public}/prometheus/api/v1/query?query=up")[0] == 401
+    finally:
+        if dashboards:
+            dashboards.container.stop()
+        prometheus.container.stop()
 
 
 def _mail_user(folder, domain: str, user: str, password: str):

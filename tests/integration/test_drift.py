@@ -114,7 +114,7 @@ def test_fields_the_baseline_does_not_own_are_not_drift(tenant, api_client):
     state, options = tenant
     ns = state.tenant_id
     apps = client.AppsV1Api(api_client)
-    apps.patch_namespaced_deployment("grafana", ns, {"metadata": {"annotations": {"ops.example/ticket": "INC-1"}},
+    apps.patch_namespaced_deployment("dashboards", ns, {"metadata": {"annotations": {"ops.example/ticket": "INC-1"}},
                                                      "spec": {"progressDeadlineSeconds": 900}})
     client.CoreV1Api(api_client).patch_namespaced_service("identity", ns, {"metadata": {"labels": {"team": "ops"}}})
     assert _findings(drift(options), ns) == set()

@@ -65,27 +65,27 @@ def test_status_reports_each_component_from_the_live_cluster(cluster, running_te
 def test_status_of_a_scaled_down_workload_is_not_healthy(cluster, running_tenant, api_client):
     apps = client.AppsV1Api(api_client)
     ns = running_tenant.tenant_id
-    apps.patch_namespaced_deployment("grafana", ns, {"spec": {"template": {"spec": {"nodeSelector": {"nowhere": "x"}}}}})
+    apps.patch_namespaced_deployment("dashboards", ns, {"spec": {"template": {"spec": {"nodeSelector": {"nowhere": "x"}}}}})
     try:
-        wait_for("grafana unready", lambda: (bool(health.tenant_health(ns, cluster.kubeconfig).problems), ""), 60)
+        wait_for("dashboards unready", lambda: (bool(health.tenant_health(ns, cluster.kubeconfig).problems), ""), 60)
         result = spbe(cluster, "tenant", "status", ns)
         assert result.returncode == 1 and "NOT HEALTHY" in result.stdout and "not ready" in result.stdout
     finally:
-        apps.patch_namespaced_deployment("grafana", ns, [{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
+        apps.patch_namespaced_deployment("dashboards", ns, [{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
 
 
 def test_status_of_an_empty_credential_is_not_healthy_and_a_typo_is_named(cluster, running_tenant, api_client):
     core = client.CoreV1Api(api_client)
     ns = running_tenant.tenant_id
-    saved = core.read_namespaced_secret("grafana-admin", ns).data
-    core.patch_namespaced_secret("grafana-admin", ns, {"data": {"password": ""}})
+    saved = core.read_namespaced_secret("identity-admin", ns).data
+    core.patch_namespaced_secret("identity-admin", ns, {"data": {"password": ""}})
     try:
         result = spbe(cluster, "tenant", "status", ns, "--output", "json")
         report = json.loads(result.stdout)
         assert result.returncode == 1 and report["health"] == "not healthy"
-        assert report["problems"] == ["credential grafana-admin/password has no value"]
+        assert report["problems"] == ["credential identity-admin/password has no value"]
     finally:
-        core.patch_namespaced_secret("grafana-admin", ns, {"data": saved})
+        core.patch_namespaced_secret("identity-admin", ns, {"data": saved})
     typo = spbe(cluster, "tenant", "status", ns[:-1])
     assert typo.returncode == 2 and f"no tenant named {ns[:-1]} (did you mean {ns}?)" in typo.stderr
     assert len(typo.stderr.strip().splitlines()) <= 3, typo.stderr  # one block, no engine warning
@@ -131,12 +131,8 @@ def test_verify_on_pods_that_cannot_exec_is_an_error_never_a_pass(cluster, runni
     by_component = {}
     for r in report["results"]:
         by_component.setdefault(r["component"], set()).add(r["status"])
-    # e-office on Mayan (catalog 2026.12) has no checks yet: unverified, saying so
-    assert by_component == {**{c: {"error"} for c in ("database", "identity", "mail", "monitoring")},
-                            "eoffice": {"unverified"}}
+    assert by_component == {c: {"error"} for c in ("database", "identity", "mail", "monitoring", "eoffice")}
     assert all("cannot run commands on kubectl://" in r["detail"] for r in report["results"] if r["status"] == "error")
-    assert [r["detail"] for r in report["results"] if r["component"] == "eoffice"] == [
-        "Mayan EDMS (catalog 2026.12 on): no checks of it are written yet"]
 
 
 def test_configure_names_every_unreachable_component_and_configures_nothing(cluster, running_tenant, tmp_path,

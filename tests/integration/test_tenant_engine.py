@@ -236,18 +236,18 @@ def test_up_repairs_drift_and_leaves_strays_reported(spbe, api_client, cleanup):
     values = _secret_values(api_client, tenant)
     # the no-change fast path must not hide a changed credential value (drift only sees presence)
     core = client.CoreV1Api(api_client)
-    core.patch_namespaced_secret("grafana-admin", tenant, {"data": {"password": base64.b64encode(b"hunter2").decode()}})
+    core.patch_namespaced_secret("identity-admin", tenant, {"data": {"password": base64.b64encode(b"hunter2").decode()}})
     fixed = _ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json"))
     assert json.loads(fixed.stdout)["engineSkipped"] is None
-    assert "credential grafana-admin/password differs" in fixed.stderr
+    assert "credential identity-admin/password differs" in fixed.stderr
     assert _secret_values(api_client, tenant) == values, "the recorded credential was not put back"
     unchanged = json.loads(_ok(spbe("tenant", "up", str(request), "--skip-config", "--output", "json")).stdout)
     assert unchanged["engineSkipped"] and unchanged["changed"] is False
     apps, net, rbac = client.AppsV1Api(api_client), client.NetworkingV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
     apps.patch_namespaced_deployment_scale("identity", tenant, {"spec": {"replicas": 0}})
     net.delete_namespaced_network_policy("default-deny", tenant)
-    apps.patch_namespaced_deployment("grafana", tenant, {"spec": {"template": {"spec": {"containers": [
-        {"name": "grafana", "image": "docker.io/grafana/grafana:evil"}]}}}})
+    apps.patch_namespaced_deployment("dashboards", tenant, {"spec": {"template": {"spec": {"containers": [
+        {"name": "dashboards", "image": "docker.io/grafana/grafana:evil"}]}}}})
     rbac.create_namespaced_role_binding(tenant, client.V1RoleBinding(
         metadata=client.V1ObjectMeta(name="stray-admin"),
         role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="admin"),
@@ -340,12 +340,12 @@ def test_rotation_changes_only_the_named_secret(spbe, api_client, cleanup):
     cleanup(tenant)
     _ok(spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config"))
     before = _secret_values(api_client, tenant)
-    result = _ok(spbe("tenant", "rotate-credentials", tenant, "--secret", "grafana-admin"))
-    assert "rotated grafana-admin/password" in result.stdout
+    result = _ok(spbe("tenant", "rotate-credentials", tenant, "--secret", "identity-admin"))
+    assert "rotated identity-admin/password" in result.stdout
     after = _secret_values(api_client, tenant)
-    assert after["grafana-admin"] != before["grafana-admin"]
-    assert {k: v for k, v in after.items() if k != "grafana-admin"} == \
-        {k: v for k, v in before.items() if k != "grafana-admin"}
+    assert after["identity-admin"] != before["identity-admin"]
+    assert {k: v for k, v in after.items() if k != "identity-admin"} == \
+        {k: v for k, v in before.items() if k != "identity-admin"}
     unknown = spbe("tenant", "rotate-credentials", tenant, "--secret", "nope")
     assert unknown.returncode == 2 and "no generated credential named nope" in unknown.stderr
 

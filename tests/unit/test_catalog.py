@@ -71,10 +71,26 @@ def test_the_baselines_own_images_are_pinned_to_real_builds_and_run_read_only():
 
     new = load_catalog("2026.12")
     own = {name: image for name, image in new.images.items() if image.recipe}
-    assert set(own) >= {"keycloak", "postgres", "prometheus"}
+    assert set(own) == set(new.images) == {"keycloak", "postgres", "prometheus", "dashboards", "mail", "eoffice"}
     for name, image in own.items():
         assert image.recipe in RECIPES and not image.placeholder, name
         assert image.digest != "sha256:" + "0" * 64, name
         assert image.tag == RECIPES[image.recipe].tag, name
     # a tenant still on 2026.11 keeps the upstream Keycloak and the way it has to run
     assert not load_catalog("2026.11").images["keycloak"].baseline_build
+
+
+@pytest.mark.parametrize("version, dashboards", [("2026.11", "grafana"), ("2026.12", "dashboards")])
+def test_a_catalog_names_exactly_one_dashboards_image_with_a_size_in_every_tier(version, dashboards):
+    from spbe_kit.catalog.load import dashboards_image
+
+    catalog = load_catalog(version)
+    assert dashboards_image(catalog) == dashboards
+    assert all(dashboards in tier.workloads for tier in catalog.tiers.values())
+    both = catalog.model_copy(update={"images": {**catalog.images, "grafana": catalog.images[dashboards],
+                                                 "dashboards": catalog.images[dashboards]}})
+    with pytest.raises(CatalogError, match="grafana or dashboards"):
+        check_catalog(both)
+    neither = catalog.model_copy(update={"images": {k: v for k, v in catalog.images.items() if k != dashboards}})
+    with pytest.raises(CatalogError, match="grafana or dashboards"):
+        check_catalog(neither)

@@ -11,7 +11,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from spbe_kit.configure.plan import Credentials, MissingCredential, Reach, configuration_plan
 from spbe_kit.desired import identity
 from spbe_kit.request import load_request
-from spbe_kit.roles import role_defaults, roles_dir
+from spbe_kit.roles import role_defaults, role_vars, roles_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -27,7 +27,7 @@ def _credentials(state) -> Credentials:
 
 
 REACH = Reach("http://127.0.0.1:18080", "127.0.0.1", 15432,
-              {"mail": ("mail-0", "mail"), "eoffice": ("eoffice-6d9f-x", "eoffice")})
+              {"mail": ("mail-0", "mail"), "eoffice": ("eoffice-6d9f-x", "eoffice")}, "http://127.0.0.1:18081")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -50,19 +50,30 @@ def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
     runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config")}
     ident = runs["identity"].variables
     assert ident["spbe_identity_admin_password"].startswith("identity-admin/password/")
-    assert ident["spbe_identity_client_secrets"]["eoffice"] == runs["eoffice"].variables["spbe_eoffice_oidc_client_secret"]
-    assert ident["spbe_identity_client_secrets"]["grafana"].startswith("grafana-oidc/")
+    assert ident["spbe_identity_client_secrets"]["eoffice"].startswith("eoffice-oidc/client-secret/")
+    assert ident["spbe_identity_client_secrets"]["dashboards"].startswith("dashboards-oidc/")
     noreply = runs["mail"].variables["spbe_mail_mailboxes"][0]
     assert noreply["name"] == "noreply" and ident["spbe_identity_smtp_user"] == "noreply@banyuwangikab.go.id"
     assert noreply["password"].startswith("mail-accounts/noreply-password/")
     apps = {a["name"]: a["password"] for a in runs["database"].variables["spbe_database_apps"]}
-    assert apps["eoffice"] == runs["eoffice"].variables["spbe_eoffice_db_password"]
+    assert apps["eoffice"].startswith("database-eoffice/password/")
     # the contact is inside the domain and has no mailbox here: postmaster@ lands in the postmaster mailbox
     assert runs["mail"].variables["spbe_mail_postmaster_recipients"] == ["postmaster@banyuwangikab.go.id"]
     boxes = {b["name"] for b in runs["mail"].variables["spbe_mail_mailboxes"]}
     assert boxes == {"noreply", "postmaster"}
-    assert runs["eoffice"].variables["spbe_eoffice_smtp_user"] == "noreply@banyuwangikab.go.id"
-    assert runs["eoffice"].variables["spbe_eoffice_smtp_password"] == noreply["password"]
+    # Mayan is configured as the administrator its pod creates (MAYAN_AUTOADMIN_*), through the port-forward
+    eoffice = runs["eoffice"]
+    assert (eoffice.host, eoffice.connection) == ("localhost", {"ansible_connection": "local"})
+    assert eoffice.variables["spbe_eoffice_url"] == "http://127.0.0.1:18081"
+    # the API token is made in the e-office pod (Mayan's OIDC login leaves no password login for the API)
+    assert (eoffice.variables["spbe_eoffice_pod"], eoffice.variables["spbe_eoffice_namespace"]) == \
+        ("eoffice-6d9f-x", "kab-banyuwangi")
+    assert role_vars("spbe_eoffice")["spbe_eoffice_token_command"][-1] == eoffice.variables["spbe_eoffice_admin_user"]
+    env = {e["name"]: e for e in banyuwangi.get("Deployment", "eoffice").body["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MAYAN_AUTOADMIN_USERNAME"]["value"] == eoffice.variables["spbe_eoffice_admin_user"]
+    assert "MAYAN_AUTOADMIN_PASSWORD" not in env  # random, never shown (OIDC logins only)
+    assert env["MAYAN_EMAIL_HOST_USER"]["value"] == "noreply@banyuwangikab.go.id"
+    assert env["SPBE_SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "mail-accounts"
     assert "x" * 32 not in repr(runs["identity"]) and "x" * 32 not in repr(_credentials(banyuwangi))
 
 
@@ -101,7 +112,8 @@ def test_a_tenant_without_mail_sends_account_mail_through_its_relay(catalog):
     ident = runs["identity"].variables
     assert (ident["spbe_identity_smtp_host"], ident["spbe_identity_smtp_port"], ident["spbe_identity_smtp_user"]) == \
         ("smtp.bandung.go.id", 587, "")
-    assert "spbe_eoffice_smtp_user" not in runs["eoffice"].variables and "mail" not in runs
+    env = {e["name"] for e in state.get("Deployment", "eoffice").body["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "MAYAN_EMAIL_HOST_USER" not in env and "mail" not in runs
     policy = state.get("NetworkPolicy", "allow-identity").body["spec"]["egress"]
     assert any(port.get("port") == 587 for rule in policy for port in rule.get("ports", []))
 
@@ -115,3 +127,17 @@ def test_failed_role_output_is_masked():
         "spbe_mail_domain": "banyuwangikab.go.id"})
     masked = _mask("fatal: login noreply Rahasia-Sekali-123 refused on banyuwangikab.go.id", run)
     assert "Rahasia" not in masked and "****" in masked and "banyuwangikab.go.id" in masked
+
+
+@pytest.mark.parametrize("dashboards, callback", [("dashboards", "/oidc/callback"), ("grafana", "/login/generic_oauth")])
+def test_the_identity_role_registers_the_catalogs_dashboards_client(catalog, dashboards, callback):
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import desired_state
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    state = desired_state(spec, load_catalog("2026.11" if dashboards == "grafana" else "2026.12"))
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(state), REACH, "/k/config", None, dashboards)}
+    clients = {c["client_id"]: c for c in runs["identity"].variables["spbe_identity_clients"]}
+    assert clients[dashboards]["redirect_paths"] == [callback] and clients[dashboards]["host"] == "monitoring"
+    assert runs["identity"].variables["spbe_identity_client_secrets"][dashboards].startswith(f"{dashboards}-oidc/")
+    assert not {"grafana", "dashboards"} - {dashboards} & set(clients)

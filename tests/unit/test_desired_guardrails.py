@@ -227,8 +227,10 @@ def test_identity_runs_as_its_catalogs_image_needs(version, prebuilt):
     assert any(m["mountPath"] == "/opt/keycloak/data" for m in container["volumeMounts"])
 
 
-def test_eoffice_on_the_baseline_image_is_configured_the_way_mayan_reads_it():
-    """2026.12: Mayan EDMS's own MAYAN_* settings, secrets substituted from Secrets, documents on a volume."""
+@pytest.mark.parametrize("version", ["2026.11", "2026.12"])
+def test_eoffice_is_configured_the_way_mayan_reads_it(version):
+    """Mayan EDMS's own MAYAN_* settings, secrets substituted from Secrets, documents on a volume: one
+    app contract for every catalog version (2026.11 only lacks the image)."""
     import yaml
 
     from spbe_kit.catalog import load_catalog
@@ -236,9 +238,7 @@ def test_eoffice_on_the_baseline_image_is_configured_the_way_mayan_reads_it():
     from tests.conftest import ROOT
 
     spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
-    catalog = load_catalog("2026.12")
-    if not catalog.images["eoffice"].baseline_build:
-        pytest.fail("catalog 2026.12 does not pin the baseline e-office image")
+    catalog = load_catalog(version)
     state = desired_state(spec, catalog)
     deployment = state.get("Deployment", "eoffice").body
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -254,6 +254,8 @@ def test_eoffice_on_the_baseline_image_is_configured_the_way_mayan_reads_it():
     assert oidc["oidc_discovery_url"] == f"http://identity:8080/realms/{spec.tenant_id}/.well-known/openid-configuration"
     assert oidc["oidc_rp_client_id"] == "eoffice" and oidc["oidc_rp_sign_algo"] == "RS256"
     assert env["MAYAN_EMAIL_USE_TLS"]["value"] == "true"
+    # the administrator the role acts as (by an API token made in the pod); no password is handed out
+    assert env["MAYAN_AUTOADMIN_USERNAME"]["value"] == "spbe-admin" and "MAYAN_AUTOADMIN_PASSWORD" not in env
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts["/var/lib/mayan"] == "data"
@@ -261,3 +263,37 @@ def test_eoffice_on_the_baseline_image_is_configured_the_way_mayan_reads_it():
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # one writer of the document volume
     for value in (e.get("value", "") for e in container["env"]):
         assert "password" not in value.lower() or "$(" in value, value
+
+
+def test_dashboards_are_prometheus_consoles_behind_an_oidc_login_from_2026_12():
+    """Grafana (AGPL) gives way to the baseline's dashboards image: reachable only from the ingress,
+    talking only to identity (OIDC) and Prometheus; Prometheus serves the tenant's consoles."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired.ingress import endpoints
+    from spbe_kit.desired.context import TenantContext
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    state = desired_state(spec, load_catalog("2026.12"))
+    names = {(m.kind, m.name) for m in state.manifests}
+    assert ("Deployment", "dashboards") in names and not [n for n in names if "grafana" in n[1]]
+    assert endpoints(TenantContext(spec, load_catalog("2026.12")))["monitoring.banyuwangikab.go.id"] == ("dashboards", 8000)
+    policy = state.get("NetworkPolicy", "allow-dashboards").body["spec"]
+    ingress = [(p["port"], rule["from"][0].get("namespaceSelector")) for rule in policy["ingress"] for p in rule["ports"]]
+    assert len(ingress) == 1 and ingress[0][0] == 8000 and ingress[0][1], ingress
+    egress = sorted((rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], rule["ports"][0]["port"])
+                    for rule in policy["egress"])
+    assert egress == [("identity", 8080), ("prometheus", 9090)]
+    env = {e["name"]: e for e in state.get("Deployment", "dashboards").body["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SPBE_OIDC_REDIRECT_URI"]["value"] == "https://monitoring.banyuwangikab.go.id/oidc/callback"
+    assert env["SPBE_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "dashboards-oidc", "key": "client-secret"}
+    prometheus = state.get("StatefulSet", "prometheus").body["spec"]["template"]["spec"]["containers"][0]
+    assert "--web.console.templates=/etc/prometheus-consoles" in prometheus["args"]
+    consoles = state.get("ConfigMap", "prometheus-consoles").body["data"]
+    assert "Pemantauan tenant kab-banyuwangi" in consoles["spbe-tenant.html"] and "spbe_head" in consoles["spbe.lib"]
+    # a tenant pinned to 2026.11 keeps its Grafana
+    old = desired_state(spec, load_catalog("2026.11"))
+    assert old.get("Deployment", "grafana") and not [m for m in old.manifests if "dashboards" in m.name]
+    assert "--web.console.templates=/etc/prometheus-consoles" not in \
+        old.get("StatefulSet", "prometheus").body["spec"]["template"]["spec"]["containers"][0]["args"]

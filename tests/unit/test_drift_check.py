@@ -76,10 +76,10 @@ def test_a_rotated_credential_shows_against_the_previous_hashes_only(banyuwangi)
 
 def test_a_missing_or_extra_secret_key_is_drift_without_values(banyuwangi):
     snap = _snapshot(banyuwangi)
-    secret = snap.get("Secret", banyuwangi.tenant_id, "grafana-admin")
+    secret = snap.get("Secret", banyuwangi.tenant_id, "identity-admin")
     secret["data"] = {"username": base64.b64encode(b"leaky").decode()}
     findings = check_tenant(_spec(), snap, KEY, None).findings
-    assert {(f.object.name, f.path) for f in findings} == {("grafana-admin", "data.password"), ("grafana-admin", "data")}
+    assert {(f.object.name, f.path) for f in findings} == {("identity-admin", "data.password"), ("identity-admin", "data")}
     assert "leaky" not in repr(findings)
 
 

@@ -37,9 +37,9 @@ def test_new_password_is_long_alphanumeric_and_mixed():
 
 
 def test_values_are_read_back_from_the_exported_state_including_interrupted_creates():
-    dep = _deployment({"database-superuser": {"password": "A1" * 16}}, pending={"grafana-admin": {"password": "B2" * 16}})
+    dep = _deployment({"database-superuser": {"password": "A1" * 16}}, pending={"identity-admin": {"password": "B2" * 16}})
     assert creds.from_deployment(dep) == {"database-superuser": {"password": "A1" * 16},
-                                          "grafana-admin": {"password": "B2" * 16}}
+                                          "identity-admin": {"password": "B2" * 16}}
     assert creds.from_deployment(None) == {}
     # an encrypted (not shown) value is not readable and not invented
     encrypted = {"resources": [{"type": creds.SECRET_TYPE, "inputs": {
@@ -56,11 +56,11 @@ def test_recorded_values_are_kept_and_only_missing_or_rotated_ones_are_new(banyu
     again, new_again = creds.resolve(banyuwangi, first.values)
     assert again.values == first.values and new_again == []
 
-    rotated, new_rot = creds.resolve(banyuwangi, first.values, rotate=["grafana-admin"])
-    assert rotated.values["grafana-admin"] != first.values["grafana-admin"]
-    assert {k: v for k, v in rotated.values.items() if k != "grafana-admin"} == \
-        {k: v for k, v in first.values.items() if k != "grafana-admin"}
-    assert new_rot == [f"grafana-admin/{k}" for k in banyuwangi.get("Secret", "grafana-admin").generated_keys]
+    rotated, new_rot = creds.resolve(banyuwangi, first.values, rotate=["identity-admin"])
+    assert rotated.values["identity-admin"] != first.values["identity-admin"]
+    assert {k: v for k, v in rotated.values.items() if k != "identity-admin"} == \
+        {k: v for k, v in first.values.items() if k != "identity-admin"}
+    assert new_rot == [f"identity-admin/{k}" for k in banyuwangi.get("Secret", "identity-admin").generated_keys]
 
 
 def test_credentials_never_show_a_value_in_repr_or_str(banyuwangi):

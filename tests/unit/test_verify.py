@@ -9,7 +9,7 @@ import pytest
 
 from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
-from spbe_kit.roles import role_defaults
+from spbe_kit.roles import role_defaults, role_vars
 from spbe_kit.verify.report import as_json, as_junit, as_table
 from spbe_kit.verify.run import CheckResult, VerifyReport, _parse_junit
 from spbe_kit.verify.targets import load_targets, production_targets
@@ -23,8 +23,7 @@ def test_production_facts_come_from_the_desired_state_and_the_roles():
     from spbe_kit.request import load_request
     from tests.conftest import ROOT
 
-    # catalog 2026.11: every component has checks (2026.12's Mayan e-office has none yet: see below)
-    banyuwangi = desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), load_catalog("2026.11"))
+    banyuwangi = desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), load_catalog())
     targets = production_targets(banyuwangi, {c: f"kubectl://{c}-0?namespace=kab-banyuwangi" for c in ALL},
                                  last_backup="2026-11-23T01:00:00+00:00")
     t = targets.targets
@@ -41,10 +40,18 @@ def test_production_facts_come_from_the_desired_state_and_the_roles():
     assert t["eoffice"].facts.smtp_user == "noreply@banyuwangikab.go.id"  # the tenant has mail: e-office logs in
 
 
-def test_mayan_eoffice_gets_no_target_so_it_is_reported_unverified_never_passing(banyuwangi):
+def test_eoffice_facts_are_what_the_pod_runs_and_what_the_role_promises(banyuwangi):
     targets = production_targets(banyuwangi, {c: f"kubectl://{c}-0?namespace=kab-banyuwangi" for c in ALL})
-    assert "eoffice" not in targets.targets and "database" in targets.targets
-    assert "no checks of it are written yet" in targets.unchecked["eoffice"]
+    facts = targets.targets["eoffice"].facts
+    assert (facts.smtp_host, facts.smtp_port) == ("mail", 587) and not targets.unchecked
+    assert facts.python == "/opt/mayan/bin/python"
+    assert facts.oidc_backend.endswith("authentication_oidc.authentication_backends.AuthenticationBackendOIDC")
+    baseline = json.loads(facts.baseline)
+    model = role_vars("spbe_eoffice")
+    assert set(baseline["document_types"]) == {d["label"] for d in model["spbe_eoffice_baseline_document_types"]}
+    assert baseline["document_types"]["Surat Masuk"]["pengirim"] is True
+    assert baseline["workflows"]["disposisi_surat_masuk"]["initial"] == ["Diterima"]
+    assert "Didisposisikan -> Ditindaklanjuti" in baseline["workflows"]["disposisi_surat_masuk"]["transitions"]
 
 
 def test_components_without_a_pod_get_no_target(banyuwangi):
@@ -60,7 +67,7 @@ def test_components_without_a_pod_get_no_target(banyuwangi):
                                               "facts": {"realm": "t", "http_port": "8080", "management_port": 9000}}}},
      "targets.identity.facts.http_port: expected int, got str"),
     ({"tenant": "t", "targets": {"eoffice": {"host": "local://",
-                                             "facts": {"config_file": "/x", "oidc_issuer": "y", "colour": 1}}}},
+                                             "facts": {"python": "/x", "oidc_issuer": "y", "colour": 1}}}},
      "unknown field(s) colour"),
     ({"tenant": "t", "targets": {"eoffice": {"facts": {}}}}, "targets.eoffice: needs `host`"),
     ({"targets": {}}, "expected a mapping with `tenant` and `targets`"),

@@ -1,5 +1,7 @@
 """A whole tenant's components on this machine, configured by the roles, as `spbe verify` targets.
 
+E-office is Mayan EDMS: its checks run against the e-office image itself (tests/images).
+
 In CI the hosts are local:// (testinfra's local backend); in production `spbe verify REQUEST`
 finds each component's pod and runs the same suite through testinfra's kubectl backend.
 """
@@ -25,6 +27,7 @@ class LocalTenant:
     targets: dict
     path: Path
     paths: dict  # files the tests tamper with
+    secrets: list  # passwords and client secrets the roles were given: never in a report
 
     def write(self, targets: dict | None = None) -> Path:
         self.path.write_text(json.dumps(targets or self.targets))
@@ -52,23 +55,13 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
     assert monitoring.rc == 0, monitoring.output[-2000:]
     host, (_, mail_run, _), _ = mail_host
     assert mail_run.rc == 0, mail_run.output[-2000:]
+    client_secrets = {c: secrets.token_urlsafe(32) for c in ("eoffice", "grafana", "webmail")}
     identity = run_playbook("identity.yml", {
         "spbe_identity_tenant": TENANT, "spbe_identity_domain": DOMAIN, "spbe_identity_url": keycloak_server.url,
         "spbe_identity_admin_user": keycloak_server.admin_user, "spbe_identity_admin_password": keycloak_server.admin_password,
-        "spbe_identity_client_secrets": {c: secrets.token_urlsafe(32) for c in ("eoffice", "grafana", "webmail")},
+        "spbe_identity_client_secrets": client_secrets,
     }, tmp)
     assert identity.rc == 0, identity.output[-2000:]
-    sender = next(b for b in host.variables["spbe_mail_mailboxes"] if b["name"] == "sekda")
-    eoffice_dir = tmp / "eoffice"
-    eoffice = run_playbook("eoffice.yml", {
-        "spbe_eoffice_tenant": TENANT, "spbe_eoffice_domain": DOMAIN, "spbe_eoffice_config_dir": str(eoffice_dir),
-        "spbe_eoffice_oidc_client_secret": secrets.token_urlsafe(32), "spbe_eoffice_db_host": postgres_server.host,
-        "spbe_eoffice_db_port": postgres_server.port, "spbe_eoffice_db_password": db_passwords["eoffice"],
-        "spbe_eoffice_smtp_host": "127.0.0.1", "spbe_eoffice_smtp_port": host.submission_port,
-        "spbe_eoffice_smtp_user": f"sekda@{DOMAIN}", "spbe_eoffice_smtp_password": sender["password"],
-    }, tmp)
-    assert eoffice.rc == 0, eoffice.output[-2000:]
-
     # the backup job's output: a real dump of the e-office database
     backups = tmp / "backups"
     backups.mkdir()
@@ -94,10 +87,9 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
             "tenant": TENANT, "port": prometheus_server.port, "listen_address": "127.0.0.1",
             "config_file": str(prometheus_server.config_dir / "prometheus.yml"),
             "rules_file": str(prometheus_server.config_dir / "rules" / "spbe-tenant.yml")}},
-        "eoffice": {"host": "local://", "facts": {
-            "config_file": str(eoffice_dir / "eoffice.env"),
-            "oidc_issuer": f"https://sso.{DOMAIN}/realms/{TENANT}", "smtp_user": f"sekda@{DOMAIN}"}},
     }}
     paths = {"hba": postgres_server.hba_file, "master_cf": Path(v["spbe_mail_postfix_config_dir"]) / "master.cf", "dkim": Path(v["spbe_mail_dkim_dir"]) / "spbe2026.private",
-             "dump": dump, "eoffice_env": eoffice_dir / "eoffice.env"}
-    return LocalTenant(targets, tmp / "targets.json", paths)
+             "dump": dump}
+    given = [*db_passwords.values(), *client_secrets.values(), postgres_server.password,
+             *(b["password"] for b in host.variables["spbe_mail_mailboxes"])]
+    return LocalTenant(targets, tmp / "targets.json", paths, given)
