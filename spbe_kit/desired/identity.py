@@ -46,8 +46,11 @@ def build(ctx: TenantContext) -> list[Manifest]:
             "KC_PROXY_HEADERS": "xforwarded",
             "KC_HEALTH_ENABLED": "true",
             "KC_METRICS_ENABLED": "true",
+            # replicas find each other through the tenant database (JGroups JDBC_PING, Keycloak's default
+            # since 26.1): no DNS discovery, which needs a headless Service and the JDK's DNS naming
+            # module (the baseline's Java runtime has none)
             "KC_CACHE": "ispn",
-            "KC_CACHE_STACK": "kubernetes",
+            "KC_CACHE_STACK": "jdbc-ping",
             **vault_env,
         },
         mounts={"tmp": "/tmp", "data": "/opt/keycloak/data", **({"vault": VAULT_DIR} if with_vault else {})},

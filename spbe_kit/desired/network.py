@@ -23,6 +23,8 @@ PORT = {
     "identity-http": 8080, "identity-management": 9000, "database": 5432, "mail-smtp": 8025,
     "mail-submission": 8587, "mail-imaps": 8993, "eoffice": 8080, "prometheus": 9090, "grafana": 3000,
     "dashboards": 8000,
+    # Keycloak replicas' JGroups transport and its failure detection (FD_SOCK2: transport port + 50000)
+    "identity-cluster": 7800, "identity-cluster-fd": 57800,
 }
 
 
@@ -60,6 +62,8 @@ def flows(ctx: TenantContext) -> list[Flow]:
         Flow(INGRESS_CONTROLLER, "mail", p["mail-submission"], "users send mail"),
         Flow(INGRESS_CONTROLLER, "mail", p["mail-imaps"], "users read mail"),
         Flow("identity", "database", p["database"], "identity stores realms"),
+        Flow("identity", "identity", p["identity-cluster"], "identity replicas share sessions"),
+        Flow("identity", "identity", p["identity-cluster-fd"], "identity replicas watch each other"),
         Flow("identity", "mail", p["mail-submission"], "identity sends account mail"),
         Flow("eoffice", "identity", p["identity-http"], "e-office checks OIDC tokens"),
         Flow("eoffice", "database", p["database"], "e-office stores documents"),

@@ -156,6 +156,38 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def test_keycloak_replicas_form_one_cluster_through_the_tenant_database(state, built, identity, tmp_path):
+    """Medium and large tiers run 2-3 identity replicas: as the pod spec starts them (JDBC_PING on the
+    tenant database), two of them must see each other, or sessions are lost between replicas."""
+    import time
+
+    password = identity.secrets["database-identity"]["password"]
+    nodes = []
+    try:
+        for n in (1, 2):
+            workdir = tmp_path / f"kc{n}"
+            workdir.mkdir()
+            nodes.append(start_like_pod(
+                state, "identity", built("keycloak"), workdir,
+                secret_values={"database-identity": {"password": password}},
+                # one host network here: each replica moves its ports aside (in a pod each has its own IP)
+                env_override={"KC_HTTP_PORT": str(KEYCLOAK_HTTP + n), "KC_HTTP_MANAGEMENT_PORT": str(9000 + n),
+                              "KC_CACHE_EMBEDDED_NETWORK_BIND_ADDRESS": "127.0.0.1",
+                              "KC_CACHE_EMBEDDED_NETWORK_BIND_PORT": str(7800 + n)}))
+        for n, node in enumerate(nodes, start=1):
+            runc.wait_until(lambda: _http(f"http://127.0.0.1:{9000 + n}/health/ready")[0] == 200, 420,
+                            node.container, f"Keycloak replica {n} ready")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all("(2) [" in node.container.output() for node in nodes):
+            time.sleep(2)
+        for node in nodes:
+            views = [line for line in node.container.output().splitlines() if "ISPN000094" in line]
+            assert views and "(2) [" in views[-1], views or node.container.output()[-3000:]
+    finally:
+        for node in nodes:
+            node.container.stop()
+
+
 @dataclass
 class Mayan:
     run: object  # PodRun

@@ -297,3 +297,15 @@ def test_dashboards_are_prometheus_consoles_behind_an_oidc_login_from_2026_12():
     assert old.get("Deployment", "grafana") and not [m for m in old.manifests if "dashboards" in m.name]
     assert "--web.console.templates=/etc/prometheus-consoles" not in \
         old.get("StatefulSet", "prometheus").body["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_identity_replicas_reach_each_other_for_their_cluster_and_nothing_else_does(banyuwangi):
+    """JGroups over JDBC_PING: the replicas need 7800 and 57800 between them, from identity pods only."""
+    spec = banyuwangi.get("NetworkPolicy", "allow-identity").body["spec"]
+    peers = {(rule["from"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"), port["port"])
+             for rule in spec["ingress"] for port in rule["ports"]}
+    assert {("identity", 7800), ("identity", 57800)} <= peers
+    assert {p for name, p in peers if p in (7800, 57800) and name != "identity"} == set()
+    env = {e["name"]: e.get("value") for e in
+           banyuwangi.get("Deployment", "identity").body["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["KC_CACHE"], env["KC_CACHE_STACK"]) == ("ispn", "jdbc-ping")
