@@ -118,6 +118,9 @@ class Catalog(_Strict):
     backup: BackupDefaults
     tiers: dict[Tier, TierSpec]
     registry_override: StrictStr | None = Field(default=None, alias="registryOverride")
+    #: data volumes of components this version drops, which moving a tenant onto it may delete
+    #: (claim name -> why nothing of the tenant's is lost)
+    retired_volumes: dict[StrictStr, StrictStr] = Field(default_factory=dict, alias="retiredVolumes")
 
     def image(self, name: str) -> str:
         """The full reference of a catalog image, honouring the registry override."""

@@ -121,11 +121,11 @@ def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context:
             ways.append(("eoffice", eoffice_port, _mayan_answers))
         for name, port, probe in ways:
             if port is None:
-                problems[name] = "kubectl port-forward did not start"
+                problems.setdefault(name, "kubectl port-forward did not start")
                 continue
             ok, why = probe(port)
             if not ok:
-                problems[name] = why
+                problems.setdefault(name, why)  # a pod that cannot exec says so first
         if problems:
             yield Reachability(None, problems)
         else:

@@ -151,26 +151,44 @@ def check_images(state: DesiredState, catalog: Catalog, kubeconfig: Path, contex
              "cluster is simulated (kwok) and pulls nothing; these pods are not real")
 
 
-def protected_deletions(state: DesiredState, deployment: dict[str, Any] | None) -> list[str]:
-    """Protected objects (namespace, data volumes) the stack holds that the desired state no longer has.
-
-    The engine would update everything else first and then stop at them: refuse up front instead.
-    """
+def _protected_gone(state: DesiredState, deployment: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """(urn, kind, object name) of protected objects the stack holds that the desired state no longer has."""
     wanted = {m.resource_name for m in state.manifests}
     gone = []
     for resource in (deployment or {}).get("resources") or []:
-        name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+        urn = str(resource.get("urn", ""))
+        name = urn.rsplit("::", 1)[-1]
         if resource.get("protect") and str(resource.get("type", "")).startswith("kubernetes:") and name not in wanted:
-            kind = str(resource["type"]).rsplit(":", 1)[-1]
-            gone.append(f"{kind}/{name.split('-', 1)[-1]}: the change would delete this protected data volume "
-                        "(was a component removed from the request?)")
+            gone.append((urn, str(resource["type"]).rsplit(":", 1)[-1], name.split("-", 1)[-1]))
     return gone
 
 
+def retired_volumes(state: DesiredState, deployment: dict[str, Any] | None,
+                    retired: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(urn, claim, why) of protected volumes the stack holds that the target catalog retires."""
+    return [(urn, name, retired[name]) for urn, kind, name in _protected_gone(state, deployment)
+            if kind == "PersistentVolumeClaim" and name in retired]
+
+
+def protected_deletions(state: DesiredState, deployment: dict[str, Any] | None,
+                        retired: dict[str, str] | None = None) -> list[str]:
+    """Protected objects (namespace, data volumes) the stack holds that the desired state no longer has,
+    except volumes the target catalog retires.
+
+    The engine would update everything else first and then stop at them: refuse up front instead.
+    """
+    return [f"{kind}/{name}: the change would delete this protected data volume "
+            "(was a component removed from the request?)"
+            for _, kind, name in _protected_gone(state, deployment)
+            if not (kind == "PersistentVolumeClaim" and name in (retired or {}))]
+
+
 def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None,
-                 deployment: dict[str, Any] | None = None) -> bool:
-    """Raise :class:`ChangeRefused` naming every problem; False when the tenant does not exist yet."""
-    removed = protected_deletions(state, deployment)
+                 deployment: dict[str, Any] | None = None, retired: dict[str, str] | None = None) -> bool:
+    """Raise :class:`ChangeRefused` naming every problem; False when the tenant does not exist yet.
+
+    ``retired``: the target catalog's retired volumes, which the change may delete."""
+    removed = protected_deletions(state, deployment, retired)
     if removed:
         raise ChangeRefused(state.tenant_id, removed,
                             hint="keep the component, or take a backup and remove its volume deliberately "

@@ -221,7 +221,11 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
                 return RunResult(spec.tenant_id, "up", {"same": len(deployment["resources"])},
                                  time.monotonic() - start, _recorded_outputs(deployment), [], verdict.reason)
             progress(f"the engine runs: {verdict.reason}")
-        preflight.check_change(state, settings.kubeconfig, settings.context, deployment)
+        preflight.check_change(state, settings.kubeconfig, settings.context, deployment, catalog.retired_volumes)
+        for urn, claim, why in preflight.retired_volumes(state, deployment, catalog.retired_volumes):
+            # the one protected deletion an update may make: catalog {version} retires the volume
+            progress(f"retiring volume {claim}: {why} (catalog {state.catalog_version})")
+            stack._run_pulumi_cmd_sync(["state", "unprotect", urn, "--yes"])
         applied: dict[str, list[str]] = {"new": new}
 
         def credentials_now() -> creds.Credentials:

@@ -65,13 +65,14 @@ def test_status_reports_each_component_from_the_live_cluster(cluster, running_te
 def test_status_of_a_scaled_down_workload_is_not_healthy(cluster, running_tenant, api_client):
     apps = client.AppsV1Api(api_client)
     ns = running_tenant.tenant_id
-    apps.patch_namespaced_deployment("dashboards", ns, {"spec": {"template": {"spec": {"nodeSelector": {"nowhere": "x"}}}}})
+    # e-office rolls by Recreate: its one pod goes, and the new one can land nowhere
+    apps.patch_namespaced_deployment("eoffice", ns, {"spec": {"template": {"spec": {"nodeSelector": {"nowhere": "x"}}}}})
     try:
-        wait_for("dashboards unready", lambda: (bool(health.tenant_health(ns, cluster.kubeconfig).problems), ""), 60)
+        wait_for("eoffice unready", lambda: (bool(health.tenant_health(ns, cluster.kubeconfig).problems), ""), 60)
         result = spbe(cluster, "tenant", "status", ns)
         assert result.returncode == 1 and "NOT HEALTHY" in result.stdout and "not ready" in result.stdout
     finally:
-        apps.patch_namespaced_deployment("dashboards", ns, [{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
+        apps.patch_namespaced_deployment("eoffice", ns, [{"op": "remove", "path": "/spec/template/spec/nodeSelector"}])
 
 
 def test_status_of_an_empty_credential_is_not_healthy_and_a_typo_is_named(cluster, running_tenant, api_client):

@@ -128,6 +128,34 @@ def test_removing_a_component_with_a_data_volume_is_refused_before_anything_move
         "(was a component removed from the request?)" for name in ("eoffice-data", "mail-data")]
 
 
+def test_moving_onto_a_catalog_that_retires_a_volume_lets_only_that_volume_go(banyuwangi):
+    """2026.11 -> 2026.12: Grafana's volume is retired by the catalog; any other lost volume is still refused."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import desired_state
+    from spbe_kit.provision.preflight import protected_deletions, retired_volumes
+    from spbe_kit.request import parse_request
+
+    spec = parse_request(banyuwangi_request_text())
+    old = desired_state(spec, load_catalog("2026.11"))
+    urn = "urn:pulumi:kab-banyuwangi::spbe-tenant::spbe:tenant:Tenant$kubernetes:core/v1:PersistentVolumeClaim::"
+    state_of_stack = {"resources": [
+        {"type": "kubernetes:core/v1:PersistentVolumeClaim", "urn": urn + m.resource_name, "protect": True}
+        for m in old.of_kind("PersistentVolumeClaim")]}
+    new_catalog = load_catalog("2026.12")
+    new = desired_state(spec, new_catalog)
+    assert protected_deletions(new, state_of_stack) == [
+        "PersistentVolumeClaim/grafana-data: the change would delete this protected data volume "
+        "(was a component removed from the request?)"]
+    assert protected_deletions(new, state_of_stack, new_catalog.retired_volumes) == []
+    retiring = retired_volumes(new, state_of_stack, new_catalog.retired_volumes)
+    assert [(u.rsplit("::", 1)[-1].split("-", 1)[-1], c) for u, c, _ in retiring] == [("grafana-data", "grafana-data")]
+    # a retired name does not cover a volume the request itself drops
+    text = banyuwangi_request_text().replace("    mail: {}\n", "").replace("    eoffice: {}\n", "")
+    without_mail = desired_state(parse_request(text), new_catalog)
+    assert [p.split(":")[0] for p in protected_deletions(without_mail, state_of_stack, new_catalog.retired_volumes)] == [
+        "PersistentVolumeClaim/eoffice-data", "PersistentVolumeClaim/mail-data"]
+
+
 def banyuwangi_request_text() -> str:
     from pathlib import Path
 
