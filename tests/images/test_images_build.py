@@ -39,15 +39,17 @@ def test_a_second_build_of_the_same_inputs_gives_the_same_digest(built):
     assert oci.read_manifest_digest(Path(again.archive)) == again.digest
 
 
-@pytest.mark.parametrize("name", sorted({i.recipe for i in load_catalog().images.values() if i.recipe}))
-def test_the_newest_catalog_pins_exactly_the_image_built_here(built, name):
+@pytest.mark.parametrize("name", sorted({i.recipe for v in available_versions() for i in load_catalog(v).images.values()
+                                         if i.recipe}))
+def test_every_catalog_pins_exactly_the_image_built_here(built, name):
     image = built(name)
-    pinned = {n: i for n, i in load_catalog().images.items() if i.recipe == name}
-    for catalog_name, entry in pinned.items():
-        assert entry.digest == image.digest, (
-            f"catalog {load_catalog().version} pins {catalog_name} at {entry.digest}, the build gives {image.digest}: "
-            "a package or recipe changed; that is a new catalog version")
-        assert entry.repository == image.repository and entry.tag == image.tag
+    for version in available_versions():
+        pinned = {n: i for n, i in load_catalog(version).images.items() if i.recipe == name}
+        for catalog_name, entry in pinned.items():
+            assert entry.digest == image.digest, (
+                f"catalog {version} pins {catalog_name} at {entry.digest}, the build gives {image.digest}: "
+                "a package or recipe changed; that is a new catalog version")
+            assert entry.repository == image.repository and entry.tag == image.tag
 
 
 def test_every_installed_package_is_in_the_sbom_and_the_sbom_is_in_the_image(built):

@@ -490,22 +490,37 @@ def test_an_api_server_restart_during_up_then_up_converges(spbe, cluster, api_cl
     assert code == 0, json.dumps(report)[:3000]
 
 
-def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(spbe, api_client, cleanup):
-    """A node kwok does not simulate would really pull images: placeholders (catalog 2026.11's mail and
-    e-office) are refused, nothing applied."""
+def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(cluster, api_client):
+    """A node kwok does not simulate would really pull images: a placeholder digest (as 2026.11's mail and
+    e-office were before the image pipeline published them) is refused; on simulated nodes only, a warning."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import desired_state
+    from spbe_kit.errors import ChangeRefused
+    from spbe_kit.provision import preflight
+    from spbe_kit.request import parse_request
+
+    real_catalog = load_catalog()
+    images = {**real_catalog.images, "eoffice": real_catalog.images["eoffice"].model_copy(
+        update={"placeholder": True, "digest": "sha256:" + "0" * 64, "recipe": None})}
+    catalog = real_catalog.model_copy(update={"images": images})
+    spec = parse_request(request_text("35.10", "eng-placeholders", tier="small"))
+    state = desired_state(spec, catalog)
+    warnings: list[str] = []
+    preflight.check_images(state, catalog, cluster.kubeconfig, None, warnings.append)
+    assert any("placeholder images (eoffice)" in w for w in warnings), warnings
     core = client.CoreV1Api(api_client)
-    tenant = "eng-placeholders"
-    cleanup(tenant)
     core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="real-node-stand-in", labels={"test": "x"}),
                                    spec=client.V1NodeSpec(taints=[client.V1Taint(key="test", effect="NoSchedule")])))
     try:
-        refused = spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config", "--catalog-version", "2026.11")
+        with pytest.raises(ChangeRefused) as refused:
+            preflight.check_images(state, catalog, cluster.kubeconfig, None, warnings.append)
+        # the shipped catalog passes on the same real node: nothing in it is a placeholder any more
+        preflight.check_images(desired_state(spec, real_catalog), real_catalog, cluster.kubeconfig, None,
+                               warnings.append)
     finally:
         core.delete_node("real-node-stand-in")
-    assert refused.returncode == 1, refused.stderr
-    assert "image eoffice is a placeholder in catalog 2026.11" in refused.stderr
-    assert "real-node-stand-in" in refused.stderr
-    assert tenant not in [n.metadata.name for n in core.list_namespace().items]
+    assert refused.value.reasons == ["image eoffice is a placeholder in catalog 2026.12"]
+    assert "real-node-stand-in" in refused.value.hint
 
 
 def test_new_cluster_credentials_are_used_and_another_cluster_is_refused(spbe, cluster, api_client, cleanup, tmp_path):

@@ -80,6 +80,16 @@ def test_the_baselines_own_images_are_pinned_to_real_builds_and_run_read_only():
     assert not load_catalog("2026.11").images["keycloak"].baseline_build
 
 
+def test_no_catalog_version_holds_a_placeholder():
+    """2026.11's mail and e-office placeholders are filled with the pipeline's builds (the pins are checked
+    against real builds in tests/images)."""
+    for version in available_versions():
+        for name, image in load_catalog(version).images.items():
+            assert not image.placeholder and image.digest != "sha256:" + "0" * 64, f"{version}: {name}"
+    old, new = load_catalog("2026.11"), load_catalog("2026.12")
+    assert old.images["mail"] == new.images["mail"] and old.images["eoffice"] == new.images["eoffice"]
+
+
 @pytest.mark.parametrize("version, dashboards", [("2026.11", "grafana"), ("2026.12", "dashboards")])
 def test_a_catalog_names_exactly_one_dashboards_image_with_a_size_in_every_tier(version, dashboards):
     from spbe_kit.catalog.load import dashboards_image
