@@ -39,7 +39,7 @@ def list_(output: str) -> None:
 
 @images.command("build")
 @click.argument("names", nargs=-1, metavar="[COMPONENT]...")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out-dir", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also copy each OCI archive and SBOM here (for loading into the data center's registry).")
 @click.option("--rebuild", is_flag=True, help="Build even when a build of the same inputs is cached.")
 @output_option()
