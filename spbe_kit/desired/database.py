@@ -94,6 +94,8 @@ def _cronjob(ctx: TenantContext, workload: str, schedule: str, script: str, volu
         "spec": {
             "schedule": schedule,
             "timeZone": "Asia/Jakarta",
+            # stated, not left to the server default, so a suspended backup is drift
+            "suspend": False,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 3600,
             "successfulJobsHistoryLimit": 3,

@@ -95,3 +95,17 @@ def test_a_tenant_without_a_namespace_is_not_provisioned_not_a_list_of_missing_o
     result = check_tenant(spec, Snapshot(), b"k" * 32, None)
     assert result.status == "not-provisioned" and result.not_provisioned
     assert len(result.findings) == 1 and result.findings[0].object.kind == "Namespace"
+
+
+def test_a_suspended_or_rescheduled_backup_job_is_drift(banyuwangi):
+    """A tenant admin pausing the backups (suspend: true) or moving them must show, not come out clean."""
+    snap = _snapshot(banyuwangi)
+    job = snap.get("CronJob", banyuwangi.tenant_id, "database-backup")
+    assert job["spec"]["suspend"] is False
+    job["spec"]["suspend"] = True
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert {(f.object.name, f.path) for f in findings} == {("database-backup", "spec.suspend")}
+    job["spec"]["suspend"] = False
+    job["spec"]["schedule"] = "0 3 1 1 *"  # once a year
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert {(f.object.name, f.path) for f in findings} == {("database-backup", "spec.schedule")}
