@@ -22,13 +22,16 @@ def roles_dir() -> Path:
 
 
 @lru_cache(maxsize=None)
+def _role_yaml(role: str, part: str) -> dict:
+    path = roles_dir() / role / part / "main.yml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def role_defaults(role: str) -> dict:
     """The role's `defaults/main.yml` (values with Jinja in them are returned as written)."""
-    return yaml.safe_load((roles_dir() / role / "defaults" / "main.yml").read_text()) or {}
+    return _role_yaml(role, "defaults")
 
 
-@lru_cache(maxsize=None)
 def role_vars(role: str) -> dict:
     """The role's `vars/main.yml` (what the role fixes for every tenant), or nothing."""
-    path = roles_dir() / role / "vars" / "main.yml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    return _role_yaml(role, "vars")

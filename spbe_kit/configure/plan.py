@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity, mail
 from spbe_kit.desired.database import app_databases
-from spbe_kit.desired import eoffice
-from spbe_kit.desired.eoffice import noreply_address, smtp_endpoint
+from spbe_kit.desired.eoffice import ADMIN_USER as EOFFICE_ADMIN, noreply_address, smtp_endpoint
 from spbe_kit.desired.monitoring import DASHBOARDS_OIDC_CALLBACK
 from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
@@ -143,7 +142,7 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
             "spbe_eoffice_url": reach.eoffice_url, "spbe_eoffice_host_header": "eoffice",
             "spbe_eoffice_namespace": tenant, "spbe_eoffice_pod": pod, "spbe_eoffice_container": container,
             "spbe_eoffice_kubeconfig": kubeconfig, "spbe_eoffice_kube_context": context or "",
-            "spbe_eoffice_admin_user": eoffice.ADMIN_USER,
+            "spbe_eoffice_admin_user": EOFFICE_ADMIN,
         }))
     return runs
 

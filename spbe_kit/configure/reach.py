@@ -1,8 +1,8 @@
 """Reaching a tenant's components from the controller: port-forwards for API roles, exec for pod roles.
 
 Each way is proven before anything is configured (an HTTP answer through the Keycloak and Mayan
-tunnels, a PostgreSQL SSL answer through the database tunnel, `true` run in the mail and e-office pods); a component that does not
-answer is named with the reason, and nothing is configured."""
+tunnels, a PostgreSQL SSL answer through the database tunnel, `true` run in the mail and e-office
+pods); a component that does not answer is named with the reason, and nothing is configured."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _http_answers(url: str | urllib.request.Request) -> tuple[bool, str]:
 
 
 def _mayan_answers(port: int) -> tuple[bool, str]:
-    """Mayan's API root answers (401 without a login) once the app is up; it serves only its ALLOWED_HOSTS."""
+    """Mayan's API root answers once the app is up; it serves only its ALLOWED_HOSTS."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v4/", headers={"Host": "eoffice"})
     return _http_answers(request)
 
