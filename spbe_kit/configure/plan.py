@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity, mail
-from spbe_kit.desired.database import app_databases
+from spbe_kit.desired.database import BACKUP_ROLE, BACKUP_SECRET, app_databases
 from spbe_kit.desired.eoffice import ADMIN_USER as EOFFICE_ADMIN, noreply_address, smtp_endpoint
 from spbe_kit.desired.monitoring import DASHBOARDS_OIDC_CALLBACK
 from spbe_kit.desired.network import PORT
@@ -100,7 +100,8 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
         "spbe_database_login_password": credentials.get("database-superuser", "password"),
         "spbe_database_apps": [{"name": app, "password": credentials.get(f"database-{app}", "password")}
                                for app in app_databases(spec)],
-        "spbe_database_backup_password": credentials.get("database-backup", "password"),
+        "spbe_database_backup_role": BACKUP_ROLE,  # the backup CronJob logs in as this role ...
+        "spbe_database_backup_password": credentials.get(BACKUP_SECRET, "password"),  # ... with this Secret's password
         "spbe_database_hba_file": "",  # the image's pg_hba is not managed from the controller
     })]
     clients = [_dashboards_client(dashboards)]

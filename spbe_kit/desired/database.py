@@ -1,8 +1,9 @@
 """Database: PostgreSQL with mandatory nightly backups and a weekly restore check.
 
 Backups are not optional (the 2024 PDN incident: 238 of 282 tenants had none usable).
-The dump lands on its own volume; the restore check replays the newest dump into a
-scratch server inside the job and fails loudly if it cannot.
+The backup job dumps every database on its own (as a read-only role, over TLS) onto its own
+volume, with the row counts of each table; the restore check replays the newest dumps into a
+scratch server inside the job, stopping at the first error, and compares the row counts.
 """
 
 from __future__ import annotations
@@ -19,27 +20,92 @@ from spbe_kit.request.spec import TenantSpec
 
 COMPONENT = "database"
 SECRETS_DIR = "/run/secrets/database"
+#: the backup job's login: a read-only role (pg_read_all_data) the spbe_database role creates with the
+#: password of this generated Secret; the job never holds the superuser's password
+BACKUP_ROLE = "spbe_backup"
+BACKUP_SECRET = "database-backup"
+BACKUP_SECRETS_DIR = "/run/secrets/database-backup"
 
+#: rows per table ("schema.table|count", sorted), the same query at backup time and after the restore
+ROW_COUNTS = (
+    "SELECT table_schema || '.' || table_name || '|' || (xpath('/row/c/text()', query_to_xml(format("
+    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+    "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+)
+
+# One dump per database (custom format), each with the row counts of its tables taken in the same
+# snapshot (a repeatable-read transaction exports it, pg_dump dumps exactly that), plus the roles
+# without their passwords. As the read-only backup role, over TLS.
 BACKUP_SCRIPT = """set -euo pipefail
+export PGHOST=database PGPORT=5432 PGUSER={role} PGSSLMODE=require PGCONNECT_TIMEOUT=30
 export PGPASSWORD="$(cat {secrets}/password)"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-pg_dumpall --host=database --username=postgres --clean --if-exists | gzip -6 > "/backups/spbe-$stamp.sql.gz.partial"
-mv "/backups/spbe-$stamp.sql.gz.partial" "/backups/spbe-$stamp.sql.gz"
-ln -sfn "spbe-$stamp.sql.gz" /backups/latest.sql.gz
-find /backups -name 'spbe-*.sql.gz' -mtime +{retention} -delete
-echo "backup spbe-$stamp.sql.gz written"
+out="/backups/spbe-$stamp"
+mkdir "$out.partial"
+databases="$(psql --dbname=postgres -Atc "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' AND has_database_privilege(datname, 'CONNECT') ORDER BY 1")"
+test -n "$databases" || {{ echo "backup: no application database to dump" >&2; exit 1; }}
+pg_dumpall --database=postgres --globals-only --no-role-passwords > "$out.partial/globals.sql"
+for db in $databases; do
+  coproc session {{ psql --dbname="$db" -Atq --set=ON_ERROR_STOP=1; }}
+  echo "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();" >&"${{session[1]}}"
+  read -r snapshot <&"${{session[0]}}"
+  echo "{counts}; SELECT '--end--';" >&"${{session[1]}}"
+  : > "$out.partial/$db.rows"
+  while read -r line <&"${{session[0]}}" && [ "$line" != "--end--" ]; do echo "$line" >> "$out.partial/$db.rows"; done
+  pg_dump --dbname="$db" --snapshot="$snapshot" --format=custom --file="$out.partial/$db.dump"
+  echo 'COMMIT;' >&"${{session[1]}}"
+  echo '\\q' >&"${{session[1]}}"
+  wait "$session_PID"
+done
+mv "$out.partial" "$out"
+ln -sfn "spbe-$stamp" /backups/latest
+find /backups -mindepth 1 -maxdepth 1 -name 'spbe-*' -mtime +{retention} -exec rm -rf {{}} +
+echo "backup spbe-$stamp written: $(echo $databases)"
 """
 
+# Every dump of the newest backup restored into a scratch server, stopping at the first error, and
+# each restored database's row counts compared with those recorded at backup time.
 RESTORE_CHECK_SCRIPT = """set -euo pipefail
-test -s /backups/latest.sql.gz || { echo "restore check: no backup found" >&2; exit 1; }
+test -L /backups/latest || {{ echo "restore check: no backup found" >&2; exit 1; }}
+backup="/backups/$(readlink /backups/latest)"
+ls "$backup"/*.dump > /dev/null 2>&1 || {{ echo "restore check: $backup holds no dump" >&2; exit 1; }}
 initdb --pgdata=/scratch/pgdata --username=postgres --auth=trust > /dev/null
 pg_ctl --pgdata=/scratch/pgdata --options="-c listen_addresses='' -k /scratch" --wait start > /dev/null
-gunzip -c /backups/latest.sql.gz | psql --host=/scratch --username=postgres --quiet --set=ON_ERROR_STOP=0 postgres > /dev/null
-count="$(psql --host=/scratch --username=postgres -Atc "select count(*) from pg_database where not datistemplate")"
-pg_ctl --pgdata=/scratch/pgdata --wait stop > /dev/null
-echo "restore check: $count databases restored from $(readlink /backups/latest.sql.gz)"
-test "$count" -gt 1
+trap 'pg_ctl --pgdata=/scratch/pgdata --wait stop > /dev/null' EXIT
+export PGHOST=/scratch PGUSER=postgres
+for dump in "$backup"/*.dump; do
+  db="$(basename "$dump" .dump)"
+  createdb "$db"
+  pg_restore --no-owner --no-privileges --file=- "$dump" | psql --dbname="$db" --quiet --set=ON_ERROR_STOP=1 --single-transaction > /dev/null
+  psql --dbname="$db" -Atc "{counts}" > "/scratch/$db.rows"
+  diff -u "$backup/$db.rows" "/scratch/$db.rows" || {{ echo "restore check: $db restored with other row counts" >&2; exit 1; }}
+  echo "restore check: $db restored from $(basename "$backup"), $(wc -l < "/scratch/$db.rows") table(s) with the rows counted at backup time"
+done
 """
+
+
+#: pg_hba.conf, from the desired state (a ConfigMap file): TLS for every TCP login, each app only to
+#: its own database; the server is pointed at it with -c hba_file (baseline image only, see _server)
+HBA_FILE = "/etc/spbe-postgres/pg_hba.conf"
+HBA_CONFIG_MAP = "database-hba"
+
+
+def pg_hba(spec: TenantSpec) -> str:
+    """Who may log in to the tenant's PostgreSQL, and how (the spbe_database role's pg_hba, for a pod)."""
+    lines = [
+        "# spbe baseline (desired state): every TCP login over TLS with SCRAM, each app only to its own database",
+        "# TYPE    DATABASE  USER  ADDRESS  METHOD",
+        "local     all       all   scram-sha-256",
+        "hostnossl all       all   0.0.0.0/0  reject",
+        "hostnossl all       all   ::/0       reject",
+        *(f"hostssl   {app}  {app}  0.0.0.0/0  scram-sha-256" for app in app_databases(spec)),
+        f"hostssl   all       {BACKUP_ROLE}  0.0.0.0/0  scram-sha-256",
+        "# the superuser only from inside the pod (the spbe_database role comes in through a port-forward)",
+        "hostssl   all       postgres  127.0.0.1/32  scram-sha-256",
+        "hostssl   all       postgres  ::1/128       scram-sha-256",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def app_databases(spec: TenantSpec) -> list[str]:
@@ -48,6 +114,7 @@ def app_databases(spec: TenantSpec) -> list[str]:
 
 
 def _server(ctx: TenantContext) -> list[Manifest]:
+    managed_hba = ctx.catalog.images["postgres"].recipe is not None  # the baseline's own image
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="postgres",
         image=ctx.catalog.image("postgres"),
@@ -61,14 +128,26 @@ def _server(ctx: TenantContext) -> list[Manifest]:
         read_only_mounts=frozenset({"superuser"}),
         liveness=w.exec_probe(["pg_isready", "--host=127.0.0.1", "--username=postgres"]),
         readiness=w.exec_probe(["pg_isready", "--host=127.0.0.1", "--username=postgres"], period=5),
+        # the baseline image serves TLS from its first start; pg_hba comes from the desired state (catalog
+        # 2026.11's upstream image, already rolled out, keeps its own)
+        args=["-c", f"hba_file={HBA_FILE}"] if managed_hba else None,
     ))
-    pod = w.pod_spec(ctx, COMPONENT, [container], {
+    volumes = {
         "data": w.claim_volume("database-data"),
         "superuser": w.secret_volume("database-superuser"),
         "run": w.empty_dir("16Mi"),
         "tmp": w.empty_dir(),
-    })
+    }
+    hba = []
+    if managed_hba:
+        # a file of its own (subPath), root-owned, readable by the server's group only
+        volumes["hba"] = {"configMap": {"name": HBA_CONFIG_MAP, "defaultMode": 0o440,
+                                        "items": [{"key": "pg_hba.conf", "path": "pg_hba.conf", "mode": 0o640}]}}
+        container["volumeMounts"].append({"name": "hba", "mountPath": HBA_FILE, "subPath": "pg_hba.conf", "readOnly": True})
+        hba = [w.config_map(ctx, COMPONENT, HBA_CONFIG_MAP, {"pg_hba.conf": pg_hba(ctx.spec)})]
+    pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
+        *hba,
         w.volume_claim(ctx, COMPONENT, "database-data", ctx.size(COMPONENT).storage or ""),
         w.service(ctx, COMPONENT, COMPONENT, {"postgres": (5432, PORT["database"])}),
         w.service(ctx, COMPONENT, COMPONENT, {"postgres": (5432, PORT["database"])}, headless=True),
@@ -83,7 +162,7 @@ def _cronjob(ctx: TenantContext, workload: str, schedule: str, script: str, volu
         image=ctx.catalog.image("postgres"),
         command=["bash", "-c", script],
         mounts=mounts,
-        read_only_mounts=frozenset({"superuser"}),
+        read_only_mounts=frozenset({"credentials"}),
     ))
     pod = w.pod_spec(ctx, workload, [container], volumes)
     pod["restartPolicy"] = "Never"
@@ -118,12 +197,13 @@ def _backups(ctx: TenantContext) -> list[Manifest]:
     retention = ctx.spec.backup.retention_days or ctx.catalog.backup.retention_days
     backup = _cronjob(
         ctx, "database-backup", schedule,
-        BACKUP_SCRIPT.format(secrets=SECRETS_DIR, retention=retention),
-        {"backups": w.claim_volume("database-backups"), "superuser": w.secret_volume("database-superuser"), "tmp": w.empty_dir()},
-        {"backups": "/backups", "superuser": SECRETS_DIR, "tmp": "/tmp"},
+        BACKUP_SCRIPT.format(role=BACKUP_ROLE, secrets=BACKUP_SECRETS_DIR, retention=retention, counts=ROW_COUNTS),
+        {"backups": w.claim_volume("database-backups"), "credentials": w.secret_volume(BACKUP_SECRET), "tmp": w.empty_dir()},
+        {"backups": "/backups", "credentials": BACKUP_SECRETS_DIR, "tmp": "/tmp"},
     )
     check = _cronjob(
-        ctx, "database-restore-check", ctx.catalog.backup.restore_check_schedule, RESTORE_CHECK_SCRIPT,
+        ctx, "database-restore-check", ctx.catalog.backup.restore_check_schedule,
+        RESTORE_CHECK_SCRIPT.format(counts=ROW_COUNTS),
         {"backups": w.claim_volume("database-backups", read_only=True), "scratch": w.empty_dir("20Gi"), "tmp": w.empty_dir()},
         {"backups": "/backups", "scratch": "/scratch", "tmp": "/tmp"},
     )
@@ -139,6 +219,6 @@ def _backups(ctx: TenantContext) -> list[Manifest]:
 def build(ctx: TenantContext) -> list[Manifest]:
     """PostgreSQL server, credentials per application, backup and restore-check jobs."""
     secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",)),
-               w.generated_secret(ctx, COMPONENT, "database-backup", ("password",))]
+               w.generated_secret(ctx, COMPONENT, BACKUP_SECRET, ("password",))]
     secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx.spec)]
     return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *_backups(ctx)]

@@ -30,6 +30,11 @@ SCRAPE_TARGETS = [
 ]
 
 
+#: the tenant's alert rules: this ConfigMap, mounted read-only into Prometheus, holds them in this file
+RULES_CONFIG_MAP = "prometheus-rules"
+RULES_FILE = "baseline.yml"
+
+
 def retention_size(volume: str) -> str:
     """Prometheus' size-based retention: 80% of its volume, leaving room for compaction."""
     return f"{int(parse_quantity(volume) * 8 // 10 // 2**20)}MB"
@@ -150,7 +155,7 @@ def _prometheus(ctx: TenantContext) -> list[Manifest]:
     ))
     pod = w.pod_spec(ctx, "prometheus", [container], {
         "config": w.config_volume("prometheus-config"),
-        "rules": w.config_volume("prometheus-rules"),
+        "rules": w.config_volume(RULES_CONFIG_MAP),
         "data": w.claim_volume("prometheus-data"),
         **({"consoles": w.config_volume("prometheus-consoles")} if with_consoles else {}),
     })
@@ -158,7 +163,7 @@ def _prometheus(ctx: TenantContext) -> list[Manifest]:
     return [
         service_account(ctx, COMPONENT, "prometheus"),
         w.config_map(ctx, COMPONENT, "prometheus-config", {"prometheus.yml": prometheus_config(ctx)}),
-        w.config_map(ctx, COMPONENT, "prometheus-rules", {"baseline.yml": alert_rules(ctx)}),
+        w.config_map(ctx, COMPONENT, RULES_CONFIG_MAP, {RULES_FILE: alert_rules(ctx)}),
         *console_maps,
         w.volume_claim(ctx, COMPONENT, "prometheus-data", size.storage or ""),
         w.service(ctx, COMPONENT, "prometheus", {"http": (9090, PORT["prometheus"])}),

@@ -173,6 +173,28 @@ def _env(container: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
+def _rules_file(state, prometheus: dict) -> str:
+    """The tenant's alert rules as the Prometheus container sees them: the rules ConfigMap's file at its mount.
+
+    In a tenant the rules are the desired state's (a read-only ConfigMap volume); the spbe_monitoring role
+    writes them only where Prometheus runs outside Kubernetes (its images have no Python and a read-only root)."""
+    from spbe_kit.desired.monitoring import RULES_CONFIG_MAP, RULES_FILE
+
+    mount = next(m["mountPath"] for m in prometheus["volumeMounts"]
+                 if any(v["name"] == m["name"] and v.get("configMap", {}).get("name") == RULES_CONFIG_MAP
+                        for v in _pod(state, "monitoring", "prometheus").get("volumes", [])))
+    return f"{mount}/{RULES_FILE}"
+
+
+def _pod(state, component: str, name: str) -> dict:
+    for manifest in state.manifests:
+        if manifest.component == component and manifest.kind in ("Deployment", "StatefulSet"):
+            pod = manifest.body["spec"]["template"]["spec"]
+            if any(c["name"] == name for c in pod["containers"]):
+                return pod
+    raise KeyError(f"{component}/{name}")
+
+
 def production_targets(state, hosts: dict[str, str], last_backup: str | None = None) -> Targets:
     """Targets for a provisioned tenant: facts from the desired state and the roles' defaults.
 
@@ -190,8 +212,10 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
     if "database" in components:
         pg = _container(state, "database")
         pgdata = _env(pg)["PGDATA"]
-        add("database", DatabaseFacts(port=_ports(pg)["postgres"], hba_file=f"{pgdata}/pg_hba.conf",
-                                      hba_owner=role_defaults("spbe_database")["spbe_database_hba_owner"],
+        hba = next((a.split("=", 1)[1] for a in pg.get("args", []) if a.startswith("hba_file=")), None)
+        add("database", DatabaseFacts(port=_ports(pg)["postgres"], hba_file=hba or f"{pgdata}/pg_hba.conf",
+                                      # the desired state's pg_hba is a ConfigMap file, which belongs to root
+                                      hba_owner="root" if hba else role_defaults("spbe_database")["spbe_database_hba_owner"],
                                       server_key=f"{pgdata}/server.key", backup_last_success=last_backup or ""))
     if "identity" in components:
         ports = _ports(_container(state, "identity"))
@@ -204,10 +228,10 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
                               dkim_key_file=f"{d['spbe_mail_dkim_dir']}/{d['spbe_mail_dkim_selector']}.private",
                               tls_key_file=d["spbe_mail_tls_key_file"]))
     if "monitoring" in components:
-        prometheus, d = _container(state, "monitoring", "prometheus"), role_defaults("spbe_monitoring")
+        prometheus = _container(state, "monitoring", "prometheus")
         config = next(a.split("=", 1)[1] for a in prometheus.get("args", []) if a.startswith("--config.file="))
         add("monitoring", MonitoringFacts(tenant=state.tenant_id, port=_ports(prometheus)["http"], config_file=config,
-                                          rules_file=f"{d['spbe_monitoring_rules_dir']}/spbe-tenant.yml"))
+                                          rules_file=_rules_file(state, prometheus)))
     if "eoffice" in components:
         from spbe_kit.desired.eoffice import OIDC_BACKEND
         from spbe_kit.images.recipes import MAYAN_VENV

@@ -29,11 +29,14 @@ def test_production_facts_come_from_the_desired_state_and_the_roles():
     t = targets.targets
     assert set(t) == set(ALL)
     assert t["database"].facts.port == PORT["database"]
-    assert t["database"].facts.hba_file == "/var/lib/postgresql/data/pgdata/pg_hba.conf"
+    # the desired state's pg_hba (a root-owned ConfigMap file the server is pointed at), the server key in PGDATA
+    assert (t["database"].facts.hba_file, t["database"].facts.hba_owner) == ("/etc/spbe-postgres/pg_hba.conf", "root")
+    assert t["database"].facts.server_key == "/var/lib/postgresql/data/pgdata/server.key"
     assert t["database"].facts.backup_last_success == "2026-11-23T01:00:00+00:00"
     assert (t["mail"].facts.submission_port, t["mail"].facts.imaps_port) == (PORT["mail-submission"], PORT["mail-imaps"])
     assert t["mail"].facts.postfix_config_dir == role_defaults("spbe_mail")["spbe_mail_postfix_config_dir"]
-    assert t["monitoring"].facts.rules_file == role_defaults("spbe_monitoring")["spbe_monitoring_rules_dir"] + "/spbe-tenant.yml"
+    # the rules the desired state mounts (a read-only ConfigMap), not a path only the role writes outside Kubernetes
+    assert t["monitoring"].facts.rules_file == "/etc/prometheus-rules/baseline.yml"
     assert t["monitoring"].facts.port == PORT["prometheus"] and t["monitoring"].facts.tenant == "kab-banyuwangi"
     assert t["eoffice"].facts.oidc_issuer == "https://sso.banyuwangikab.go.id/realms/kab-banyuwangi"
     assert t["identity"].facts.management_port == PORT["identity-management"] and t["identity"].facts.realm == "kab-banyuwangi"
