@@ -1,0 +1,91 @@
+"""Pods, roles and verification agree, for the example tenant on every catalog version (no cluster needed).
+
+The facts come from the desired state, the role task files and the verify targets as they are
+(spbe_kit/contract.py); nothing here lists what a role should write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spbe_kit import contract
+from spbe_kit.catalog import load_catalog
+from spbe_kit.catalog.load import available_versions, dashboards_image
+from spbe_kit.configure.plan import Credentials, Reach, configuration_plan
+from spbe_kit.desired import desired_state
+from spbe_kit.request import load_request
+from spbe_kit.verify.hosts import CONTAINER
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "kab-banyuwangi.yaml"
+VERSIONS = available_versions()
+
+
+def _plan(spec, state, catalog):
+    """The plan `spbe tenant configure` would run, with a stand-in for every generated credential and pod."""
+    values: dict[str, dict[str, str]] = {}
+    for manifest in state.manifests:
+        for key in manifest.generated_keys:
+            values.setdefault(manifest.name, {})[key] = f"{manifest.name}/{key}/" + "x" * 32
+    pods = {m.component: (f"{m.name}-0", CONTAINER[m.component]) for m in state.manifests
+            if m.kind in ("Deployment", "StatefulSet") and m.component in CONTAINER
+            and any(c["name"] == CONTAINER[m.component] for c in m.body["spec"]["template"]["spec"]["containers"])}
+    reach = Reach("http://127.0.0.1:18080", "127.0.0.1", 15432, pods, "http://127.0.0.1:18081")
+    return configuration_plan(spec, Credentials(values), reach, "/k/config", dashboards=dashboards_image(catalog))
+
+
+def _violations(version: str) -> list[contract.Violation]:
+    catalog = load_catalog(version)
+    spec = load_request(EXAMPLE)
+    state = desired_state(spec, catalog)
+    return contract.check(spec, catalog, state, _plan(spec, state, catalog))
+
+
+#: mismatches still open, per (catalog version or None for every version, component), with why. Each entry
+#: must still be found: once it is fixed the test says so, and the entry goes.
+OPEN = {
+    ("2026.11", "database"): (
+        "catalog 2026.11 (rolled out) runs the upstream postgres:17.6 with no TLS and its own pg_hba; tenants get "
+        "TLS and the desired state's pg_hba by moving to 2026.12"),
+    (None, "mail"): (
+        "spbe_mail writes /etc/postfix, /etc/dovecot and /etc/spbe-mail as root, but the mail image runs as uid "
+        "10001 on a read-only root, has no Python for Ansible, generates its Postfix/Dovecot configuration into "
+        "/run/spbe-mail and reads only /etc/spbe-mail/{tls,dkim,users}, which nothing mounts"),
+}
+
+
+def _open(version: str, component: str) -> bool:
+    return (version, component) in OPEN or (None, component) in OPEN
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_pods_roles_and_verify_agree(version):
+    problems = _violations(version)
+    unexpected = [p for p in problems if not _open(version, p.component)]
+    assert not unexpected, "\n".join(map(str, unexpected))
+    fixed = sorted({c for (v, c) in OPEN if v in (None, version)} - {p.component for p in problems})
+    assert not fixed, f"no mismatch left in {fixed} on {version}: remove them from OPEN"
+
+
+# --- the reader itself: it must see what a role really writes ------------------------------------
+
+def test_the_reader_follows_imports_blocks_loops_and_when():
+    writes = contract.role_writes("spbe_monitoring", {"spbe_monitoring_tenant": "t", "spbe_monitoring_grafana_dir": "/g"})
+    paths = {w.path for w in writes}
+    assert "/etc/prometheus/rules/spbe-tenant.yml" in paths  # imported task file, defaults filled in
+    assert {"/g/datasources", "/g/dashboards/spbe/tenant-overview.json"} <= paths  # loop items
+    skipped = contract.role_writes("spbe_monitoring", {"spbe_monitoring_tenant": "t", "spbe_monitoring_grafana_dir": ""})
+    assert not any(w.path.startswith("/g") or "grafana" in w.path for w in skipped)  # `when` on the import
+
+
+def test_a_write_outside_a_writable_mount_is_a_violation(tmp_path):
+    pod = {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "x"}},
+                       {"name": "conf", "configMap": {"name": "c"}}]}
+    container = {"name": "c", "volumeMounts": [{"name": "data", "mountPath": "/var/lib/x"},
+                                               {"name": "conf", "mountPath": "/etc/x"}],
+                 "securityContext": {"readOnlyRootFilesystem": True}}
+    assert contract.mount_for("/var/lib/x/a/b", pod, container).writable
+    assert not contract.mount_for("/etc/x/y.conf", pod, container).writable
+    assert contract.mount_for("/etc/other", pod, container) is None
