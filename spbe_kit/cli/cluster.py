@@ -29,23 +29,27 @@ def cluster() -> None:
 
 @cluster.command()
 @click.option("--force", is_flag=True, help="Rebuild every binary, even those already built.")
+@click.option("--real-node", is_flag=True, help="Also the real node's: kubelet, kube-proxy, CoreDNS, kube-network-policies.")
 @_OUTPUT
-def build(force: bool, output: str) -> None:
+def build(force: bool, real_node: bool, output: str) -> None:
     """Build the missing cluster binaries from Go modules (progress on stderr)."""
-    report = binaries.build_missing(_progress, force=force)
+    report = binaries.build_missing(_progress, force=force, real_node=real_node)
     if output == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    for name, tool in binaries.TOOLS.items():
+    for name, tool in (binaries.ALL_TOOLS if real_node else binaries.TOOLS).items():
         click.echo(f"{name:<24} {tool.version:<9} {binaries.find(name)}")
 
 
 @cluster.command()
 @click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
+@click.option("--real-node", is_flag=True,
+              help="Add a real node (containerd, runc, kubelet, kube-proxy, CoreDNS, NetworkPolicies enforced) "
+                   "that runs the baseline images for real; needs root. Kept by later `up`s until `down`.")
 @_OUTPUT
-def up(no_build: bool, output: str) -> None:
+def up(no_build: bool, real_node: bool, output: str) -> None:
     """Start the local cluster (idempotent); build missing binaries first."""
-    info = control_plane.up(progress=_progress, build=not no_build)
+    info = control_plane.up(progress=_progress, build=not no_build, real_node=real_node)
     if output == "json":
         click.echo(json.dumps(info.to_dict(), indent=2))
     else:
@@ -79,4 +83,12 @@ def status(ctx: click.Context, output: str) -> None:
         if st.nodes:
             ready = sum(st.nodes.values())
             click.echo(f"nodes: {ready}/{len(st.nodes)} Ready   total RSS: {_mib(st.rss_bytes)}")
+        node = st.real_node
+        if node is not None:
+            click.echo(f"real node: {node.name} ({node.ip})   {'Ready' if node.ready else 'NotReady'}   "
+                       f"pods: {node.pods}   images: {node.images}   CPUs: {node.cpus or '?'} advertised "
+                       f"({node.host_cpus} on this host)")
+            for name, p in node.processes.items():
+                health = "ok" if p["healthy"] else ("down" if not p["running"] else "failing")
+                click.echo(f"  {name:<22} {p.get('pid') or '-':>7}  {health:<8} {_mib(p['rss_bytes']):>7}  {p['detail']}")
     ctx.exit(0 if st.healthy else 1)

@@ -51,10 +51,21 @@ class Tool:
     wrapper: str  # name of the generated wrapper module (tools sharing one share a build cache)
     ldflags: tuple[str, ...] = ()
     extra_requires: tuple[str, ...] = field(default=())
+    #: a patch (under patches/) applied to the module's source before the build
+    patch: str | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.name}-{self.version}"
+        return f"{self.name}-{self.version}" + (f"-{_patch_hash(self.patch)}" if self.patch else "")
+
+
+PATCHES = Path(__file__).with_name("patches")
+
+
+def _patch_hash(name: str) -> str:
+    import hashlib
+
+    return hashlib.sha256((PATCHES / name).read_bytes()).hexdigest()[:8]
 
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
@@ -114,6 +125,45 @@ TOOLS: dict[str, Tool] = {
 }
 
 
+COREDNS_VERSION = "v1.15.0"
+KUBE_NETWORK_POLICIES_VERSION = "v0.8.0"
+REGISTRY_VERSION = "v3.1.2"
+
+#: the real node's binaries (`spbe cluster up --real-node`): built when a real node is asked for
+NODE_TOOLS: dict[str, Tool] = {
+    "kubelet": _kube("kubelet"),
+    "kube-proxy": _kube("kube-proxy"),
+    # runs as a pod (see dns.py), from an image holding just this binary
+    "coredns": Tool(
+        name="coredns",
+        version=COREDNS_VERSION,
+        package="github.com/coredns/coredns",
+        module="github.com/coredns/coredns",
+        wrapper="coredns",
+        ldflags=(f"-X github.com/coredns/coredns/coremain.GitCommit={COREDNS_VERSION}",),
+    ),
+    "kube-network-policies": Tool(
+        name="kube-network-policies",
+        version=KUBE_NETWORK_POLICIES_VERSION,
+        package="sigs.k8s.io/kube-network-policies/cmd",
+        module="sigs.k8s.io/kube-network-policies",
+        wrapper="kube-network-policies",
+        patch="kube-network-policies-v0.8.0.patch",  # see the patch's header for why
+    ),
+    # the data center's registry mirror, for pods that pull Always (the baseline's policy)
+    "registry": Tool(
+        name="registry",
+        version=REGISTRY_VERSION,
+        package="github.com/distribution/distribution/v3/cmd/registry",
+        module="github.com/distribution/distribution/v3",
+        wrapper="registry",
+        ldflags=(f"-X github.com/distribution/distribution/v3/version.version={REGISTRY_VERSION}",),
+    ),
+}
+
+ALL_TOOLS: dict[str, Tool] = {**TOOLS, **NODE_TOOLS}
+
+
 def installed_path(tool: Tool) -> Path:
     """Where the cached build of ``tool`` lives (whether or not it exists yet)."""
     return cache_dir() / "bin" / tool.key / tool.name
@@ -121,7 +171,7 @@ def installed_path(tool: Tool) -> Path:
 
 def find(name: str) -> Path | None:
     """The binary to use for ``name``: $KUBEBUILDER_ASSETS first, then our cache; None if neither."""
-    tool = TOOLS[name]
+    tool = ALL_TOOLS[name]
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if assets:
         candidate = Path(assets) / name
@@ -138,15 +188,15 @@ def require(name: str) -> Path:
     path = find(name)
     if path is None:
         raise ToolBuildError(
-            f"{name} {TOOLS[name].version} is not built yet",
+            f"{name} {ALL_TOOLS[name].version} is not built yet",
             hint="run `spbe cluster build` (or set KUBEBUILDER_ASSETS to a directory holding it)",
         )
     return path
 
 
-def missing() -> list[Tool]:
-    """Tools that are neither in $KUBEBUILDER_ASSETS nor in the cache."""
-    return [tool for name, tool in TOOLS.items() if find(name) is None]
+def missing(tools: dict[str, Tool] | None = None) -> list[Tool]:
+    """Tools (the cluster's by default) that are neither in $KUBEBUILDER_ASSETS nor in the cache."""
+    return [tool for name, tool in (tools or TOOLS).items() if find(name) is None]
 
 
 # --------------------------------------------------------------------------- building
@@ -191,7 +241,27 @@ def _run_go(args: list[str], cwd: Path, log: Path) -> str:
 
 
 def _wrapper_dir(tool: Tool) -> Path:
-    return cache_dir() / "src" / f"{tool.wrapper}-{tool.version}"
+    return cache_dir() / "src" / (f"{tool.wrapper}-{tool.version}" if not tool.patch else tool.key)
+
+
+def _patched_source(tool: Tool, wdir: Path, log: Path) -> Path:
+    """The module's source from the module cache, with the tool's patch applied, under ``wdir/src``."""
+    import shutil
+
+    out = _run_go(["mod", "download", "-json", f"{tool.module}@{tool.version}"], wdir, log)
+    src = wdir / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(json.loads(out)["Dir"], src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the module cache is read-only
+    with log.open("a") as fh:
+        proc = subprocess.run(["patch", "-p1", "--forward", "--batch", "-i", str(PATCHES / str(tool.patch))],
+                              cwd=src, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise ToolBuildError(f"applying {tool.patch} to {tool.module}@{tool.version} failed: {gotools.tail(log)}",
+                             hint=f"full log: {log}")
+    (src / ".spbe-patched").touch()
+    return src
 
 
 def _staging_replaces(tool: Tool, log: Path, workdir: Path) -> list[str]:
@@ -209,7 +279,7 @@ def ensure_wrapper_module(tool: Tool, log: Path) -> Path:
     """Create (once) the wrapper module that builds ``tool``; return its directory."""
     wdir = _wrapper_dir(tool)
     gomod = wdir / "go.mod"
-    if gomod.is_file():
+    if gomod.is_file() and (not tool.patch or (wdir / "src" / ".spbe-patched").is_file()):
         return wdir
     wdir.mkdir(parents=True, exist_ok=True)
     requires = [f"\t{tool.module} {tool.version}"] + [f"\t{m} {tool.version}" for m in tool.extra_requires]
@@ -217,6 +287,10 @@ def ensure_wrapper_module(tool: Tool, log: Path) -> Path:
     if tool.module == "k8s.io/kubernetes":
         lines += ["godebug default=go1.24", ""]
     lines += ["require (", *requires, ")", ""]
+    if tool.patch:
+        (wdir / "go.mod").write_text("\n".join([f"module spbe.local/build/{tool.wrapper}", "", "go 1.24.0", ""]))
+        _patched_source(tool, wdir, log)
+        lines += [f"replace {tool.module} => ./src", ""]
     if tool.module == "k8s.io/kubernetes":
         lines += ["replace (", *_staging_replaces(tool, log, wdir), ")", ""]
     tmp = gomod.with_suffix(".tmp")
@@ -239,12 +313,16 @@ def build(tool: Tool, progress: Progress = _quiet) -> Built:
     return Built(tool, target, time.monotonic() - start)
 
 
-def build_missing(progress: Progress = _quiet, force: bool = False) -> BuildReport:
-    """Build every tool that is missing (or all of them with ``force``), reporting progress."""
+def build_missing(progress: Progress = _quiet, force: bool = False, real_node: bool = False) -> BuildReport:
+    """Build every tool that is missing (or all of them with ``force``), reporting progress.
+
+    ``real_node`` adds the real node's binaries (kubelet, kube-proxy, CoreDNS, kube-network-policies).
+    """
     start = time.monotonic()
-    todo = list(TOOLS.values()) if force else missing()
+    tools = ALL_TOOLS if real_node else TOOLS
+    todo = list(tools.values()) if force else missing(tools)
     if not todo:
-        progress("all cluster binaries are present: " + ", ".join(f"{n} {t.version}" for n, t in TOOLS.items()))
+        progress("all cluster binaries are present: " + ", ".join(f"{n} {t.version}" for n, t in tools.items()))
         return BuildReport([], 0.0)
     progress(
         f"building {len(todo)} binar{'y' if len(todo) == 1 else 'ies'} from Go modules "
@@ -261,8 +339,9 @@ def build_missing(progress: Progress = _quiet, force: bool = False) -> BuildRepo
     return BuildReport(built, total)
 
 
-def resolve_all(progress: Progress = _quiet, build_if_missing: bool = True) -> dict[str, Path]:
-    """Paths of every binary, building the missing ones first when allowed."""
-    if build_if_missing and missing():
-        build_missing(progress)
-    return {name: require(name) for name in TOOLS}
+def resolve_all(progress: Progress = _quiet, build_if_missing: bool = True, real_node: bool = False) -> dict[str, Path]:
+    """Paths of every binary (and the real node's with ``real_node``), building missing ones first when allowed."""
+    tools = ALL_TOOLS if real_node else TOOLS
+    if build_if_missing and missing(tools):
+        build_missing(progress, real_node=real_node)
+    return {name: require(name) for name in tools}

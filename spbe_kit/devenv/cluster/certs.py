@@ -35,6 +35,14 @@ CLIENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "kube-scheduler": ("system:kube-scheduler", ()),
     "kwok": ("system:kwok-controller", ("system:masters",)),
     "provisioner": ("system:spbe-local-provisioner", ("system:masters",)),
+    # the real node (realnode.py): kubelet as its Node identity (the Node authorizer and
+    # NodeRestriction limit it to its own node and pods), kube-proxy with the built-in
+    # system:node-proxier binding, the API server's client to kubelets (logs, exec,
+    # port-forward), and the NetworkPolicy agent
+    "kubelet": ("system:node:spbe-local-real", ("system:nodes",)),
+    "kube-proxy": ("system:kube-proxy", ()),
+    "apiserver-kubelet-client": ("spbe-apiserver-kubelet-client", ("system:masters",)),
+    "network-policies": ("system:spbe-network-policies", ("system:masters",)),
 }
 
 SERVING_DNS = (
@@ -185,8 +193,21 @@ def _issue(
     _write_cert(paths.cert, cert)
 
 
-def ensure_pki(pki: Path) -> None:
-    """Create whatever part of the PKI is missing under ``pki``."""
+def _serving_ips(path: Path) -> set[str]:
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return set()
+    return {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+
+
+def ensure_pki(pki: Path, extra_ips: tuple[str, ...] = ()) -> None:
+    """Create whatever part of the PKI is missing under ``pki``.
+
+    ``extra_ips``: further addresses the API server is reached at (the real node's IP); a
+    serving certificate without them is issued again.
+    """
     pki.mkdir(parents=True, exist_ok=True)
     os.chmod(pki, 0o700)
     if not (ca(pki).cert.is_file() and ca(pki).key.is_file()):
@@ -196,9 +217,11 @@ def ensure_pki(pki: Path) -> None:
     else:
         ca_cert, ca_key = _load_ca(pki)
 
-    if not serving(pki).cert.is_file() or not serving(pki).key.is_file():
+    ips = (*SERVING_IPS, *extra_ips)
+    if (not serving(pki).cert.is_file() or not serving(pki).key.is_file()
+            or not set(ips) <= _serving_ips(serving(pki).cert)):
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in SERVING_DNS]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IPS]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         _issue(pki, "serving", ca_cert, ca_key, _name("spbe-local-apiserver"), [ExtendedKeyUsageOID.SERVER_AUTH], sans)
 
     for name, (cn, orgs) in CLIENTS.items():

@@ -96,15 +96,21 @@ def etcd(layout: Layout, binary: Path) -> Component:
     )
 
 
-def kube_apiserver(layout: Layout, binary: Path) -> Component:
+def kube_apiserver(layout: Layout, binary: Path, node_ip: str | None = None) -> Component:
+    """The API server; with a real node (``node_ip``) it also listens on and advertises the node's
+    address, so pods reach it through the `kubernetes` Service."""
     pki = layout.pki
     serving = certs.serving(pki)
+    kubelet_client = certs.client(pki, "apiserver-kubelet-client")
     return Component(
         name="kube-apiserver",
         argv=[
             str(binary),
-            f"--advertise-address={HOST}",
-            f"--bind-address={HOST}",
+            f"--advertise-address={node_ip or HOST}",
+            f"--bind-address={'0.0.0.0' if node_ip else HOST}",
+            f"--kubelet-client-certificate={kubelet_client.cert}",
+            f"--kubelet-client-key={kubelet_client.key}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             f"--secure-port={layout.ports['apiserver']}",
             f"--etcd-servers={layout.etcd_url}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",

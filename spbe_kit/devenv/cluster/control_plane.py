@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spbe_kit.devenv.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, storage
+from spbe_kit.devenv.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, realnode, storage
 from spbe_kit.devenv.cluster.api import Api, ApiError, http_get, tls_context
 from spbe_kit.devenv.cluster.components import Component
 from spbe_kit.devenv.cluster.layout import HOST, Layout
@@ -98,6 +98,7 @@ class ClusterStatus:
     nodes: dict[str, bool] = field(default_factory=dict)
     components: list[ComponentStatus] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    real_node: realnode.NodeStatus | None = None
 
     @property
     def rss_bytes(self) -> int:
@@ -106,6 +107,7 @@ class ClusterStatus:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["components"] = [c.to_dict() for c in self.components]
+        data["real_node"] = self.real_node.to_dict() if self.real_node else None
         data["rss_bytes"] = self.rss_bytes
         return data
 
@@ -131,7 +133,7 @@ def _component(layout: Layout, name: str, bins: dict[str, Path]) -> Component:
     if name == "etcd":
         return components.etcd(layout, bins["etcd"])
     if name == "kube-apiserver":
-        return components.kube_apiserver(layout, bins["kube-apiserver"])
+        return components.kube_apiserver(layout, bins["kube-apiserver"], realnode.recorded_ip(layout))
     if name == "kube-controller-manager":
         return components.kube_controller_manager(layout, bins["kube-controller-manager"])
     if name == "kube-scheduler":
@@ -244,8 +246,10 @@ def _leftovers(layout: Layout) -> list[int]:
     A process counts when its command line names this cluster's state directory and it is
     one of our binaries or the provisioner module -- never, say, a `tail -f` of a log.
     """
-    own = {processes.read(layout.run, n).pid for n in ORDER if processes.running(layout.run, n)}
-    exes = {str(p) for p in (binaries.find(n) for n in binaries.TOOLS) if p is not None}
+    names = (*ORDER, *realnode.ORDER)
+    own = {processes.read(layout.run, n).pid for n in names if processes.running(layout.run, n)}
+    exes = {str(p) for p in (binaries.find(n) for n in binaries.ALL_TOOLS) if p is not None}
+    exes |= {"containerd", *filter(None, [shutil.which("containerd")])}
     root = str(layout.root)
     found = []
     for entry in Path("/proc").iterdir():
@@ -288,19 +292,33 @@ def _healthy_quick(layout: Layout) -> bool:
     for name in ORDER:
         if processes.running(layout.run, name) is None or not _check(layout, name)[0]:
             return False
+    if realnode.enabled(layout):
+        node = realnode.status(layout, Api.for_client(layout, "admin"))
+        return node is not None and node.ready and all(p["healthy"] for p in node.processes.values())
     return True
 
 
-def up(progress: Progress = _quiet, build: bool = True) -> ClusterInfo:
-    """Start whatever part of the local cluster is not running; return how to reach it."""
+def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False) -> ClusterInfo:
+    """Start whatever part of the local cluster is not running; return how to reach it.
+
+    ``real_node`` adds a real node (realnode.py) beside the kwok nodes; once a cluster has one,
+    every later `up` keeps it.
+    """
     start = time.monotonic()
     layout = Layout.load()
     with _locked(layout):
-        if _healthy_quick(layout):
+        adding_node = real_node and not realnode.enabled(layout)
+        if _healthy_quick(layout) and not adding_node:
             progress(f"local cluster already running at {layout.server} (kubeconfig: {layout.kubeconfig})")
             return info(layout)
 
-        bins = binaries.resolve_all(progress, build_if_missing=build)
+        with_node = real_node or realnode.enabled(layout)
+        bins = binaries.resolve_all(progress, build_if_missing=build, real_node=with_node)
+        node_ip = realnode.prepare(layout) if with_node else None
+        if node_ip:
+            if adding_node and processes.running(layout.run, "kube-apiserver"):
+                progress("restarting kube-apiserver to listen on the real node's address too")
+                processes.stop(layout.run, "kube-apiserver")
 
         alive = [n for n in ORDER if processes.running(layout.run, n)]
         pki_ok = certs.ca(layout.pki).cert.is_file() and layout.kubeconfig.is_file()
@@ -319,7 +337,7 @@ def up(progress: Progress = _quiet, build: bool = True) -> ClusterInfo:
         for d in (layout.logs, layout.run, layout.etcd_data, layout.volumes, layout.kwok_home, layout.kubeconfigs):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(layout.etcd_data, 0o700)
-        certs.ensure_pki(layout.pki)
+        certs.ensure_pki(layout.pki, (node_ip,) if node_ip else ())
         kubeconfig.write_all(layout)
         (layout.root / "audit-policy.yaml").write_text(components.AUDIT_POLICY)
         layout.write_record(versions())
@@ -338,6 +356,8 @@ def up(progress: Progress = _quiet, build: bool = True) -> ClusterInfo:
         _wait("fake nodes", lambda: _nodes_ready(api, count), 60.0, log=layout.log("kwok"))
         _wait("the default service account", lambda: _default_sa(api), 60.0,
               log=layout.log("kube-controller-manager"))
+        if with_node:
+            realnode.start(layout, bins, progress)
         progress(
             f"local cluster up in {time.monotonic() - start:.1f}s: {layout.server} "
             f"(Kubernetes {binaries.KUBERNETES_VERSION}); kubeconfig: {layout.kubeconfig}"
@@ -398,6 +418,10 @@ def down(wipe: bool = True, progress: Progress = _quiet) -> list[str]:
     layout = Layout.load()
     stopped: list[str] = []
     with _locked(layout):
+        node = realnode.enabled(layout)
+        if node:
+            api = Api.for_client(layout, "admin") if processes.running(layout.run, "kube-apiserver") else None
+            stopped += realnode.stop(layout, progress, api)
         for name in reversed(ORDER):
             if processes.stop(layout.run, name):
                 stopped.append(name)
@@ -406,7 +430,10 @@ def down(wipe: bool = True, progress: Progress = _quiet) -> list[str]:
         if stray:
             progress(f"stopping {len(stray)} leftover process(es): {stray}")
             _kill(stray)
+        if node:
+            realnode.cleanup_host(layout, {n: p for n in ("kube-proxy",) if (p := binaries.find(n))}, progress)
         if wipe:
+            realnode.wipe(layout)
             for path in (layout.etcd_data.parent, layout.pki, layout.kubeconfigs, layout.volumes,
                          layout.run, layout.kwok_home):
                 shutil.rmtree(path, ignore_errors=True)
@@ -433,6 +460,7 @@ def status() -> ClusterStatus:
     running = [c for c in comps if c.running]
     readyz = "unreachable"
     node_state: dict[str, bool] = {}
+    api: Api | None = None
     if running and certs.client(layout.pki, "admin").cert.is_file():
         api = Api.for_client(layout, "admin")
         try:
@@ -441,12 +469,15 @@ def status() -> ClusterStatus:
             node_state = nodes.readiness(api)
         except ApiError as err:
             readyz = f"unreachable: {err.message}"
+            api = None
+    real = realnode.status(layout, api) if running else None
     healthy = (
         len(running) == len(ORDER)
         and all(c.healthy for c in comps)
         and readyz == "ok"
         and bool(node_state)
         and all(node_state.values())
+        and (real is None or (real.ready and all(p["healthy"] for p in real.processes.values())))
     )
     state = "stopped" if not running else ("running" if healthy else "degraded")
     return ClusterStatus(
@@ -458,4 +489,5 @@ def status() -> ClusterStatus:
         nodes=node_state,
         components=comps,
         versions=versions(),
+        real_node=real,
     )
