@@ -125,7 +125,12 @@ def reconcile(api: Api, volumes: Path) -> tuple[int, int]:
         if spec.get("storageClassName") != STORAGE_CLASS or spec.get("volumeName"):
             continue
         pv = volume_for(claim, volumes)
-        (volumes / pv["metadata"]["name"]).mkdir(parents=True, exist_ok=True)
+        directory = volumes / pv["metadata"]["name"]
+        directory.mkdir(parents=True, exist_ok=True)
+        # kubelet applies no fsGroup to hostPath volumes: the pods run as non-root users, so the
+        # directory is world-writable as local-path-provisioner makes it (the sticky bit keeps
+        # one user from removing another's files)
+        directory.chmod(0o1777)
         if api.create("/api/v1/persistentvolumes", pv):
             created += 1
 
