@@ -89,6 +89,8 @@ done
 #: its own database; the server is pointed at it with -c hba_file (baseline image only, see _server)
 HBA_FILE = "/etc/spbe-postgres/pg_hba.conf"
 HBA_CONFIG_MAP = "database-hba"
+#: the login roles' passwords (one file per role), for the baseline image to create them at start
+ROLES_DIR = "/run/secrets/database-roles"
 
 
 def pg_hba(spec: TenantSpec) -> str:
@@ -106,6 +108,11 @@ def pg_hba(spec: TenantSpec) -> str:
         "hostssl   all       postgres  ::1/128       scram-sha-256",
     ]
     return "\n".join(lines) + "\n"
+
+
+def login_roles(spec: TenantSpec) -> dict[str, str]:
+    """Role -> the generated Secret holding its password (key ``password``)."""
+    return {**{app: f"database-{app}" for app in app_databases(spec)}, BACKUP_ROLE: BACKUP_SECRET}
 
 
 def app_databases(spec: TenantSpec) -> list[str]:
@@ -145,6 +152,12 @@ def _server(ctx: TenantContext) -> list[Manifest]:
                                         "items": [{"key": "pg_hba.conf", "path": "pg_hba.conf", "mode": 0o640}]}}
         container["volumeMounts"].append({"name": "hba", "mountPath": HBA_FILE, "subPath": "pg_hba.conf", "readOnly": True})
         hba = [w.config_map(ctx, COMPONENT, HBA_CONFIG_MAP, {"pg_hba.conf": pg_hba(ctx.spec)})]
+        # the roles the apps and the backup job log in as exist from the first start (the image
+        # creates them from these files), so identity and e-office start before any configuration run
+        volumes["roles"] = {"projected": {"defaultMode": 0o440, "sources": [
+            {"secret": {"name": secret, "items": [{"key": "password", "path": role}]}}
+            for role, secret in login_roles(ctx.spec).items()]}}
+        container["volumeMounts"].append({"name": "roles", "mountPath": ROLES_DIR, "readOnly": True})
     pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
         *hba,
