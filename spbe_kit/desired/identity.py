@@ -14,6 +14,8 @@ COMPONENT = "identity"
 VAULT_DIR = "/opt/keycloak/vault"
 SMTP_PASSWORD_VAULT_KEY = "smtp-password"  # the realm's SMTP password is ${vault.smtp-password}
 ADMIN_USER = "spbe-admin"
+REALM_CONFIG_MAP = "identity-realm"
+IMPORT_DIR = "/opt/keycloak/data/import"  # where `kc.sh start --import-realm` looks
 SECRET_ENV_WAIVER = w.Waiver("CKV_K8S_35", "Keycloak reads its database and bootstrap-admin passwords only from environment variables")
 WRITABLE_ROOT_WAIVER = w.Waiver(
     "CKV_K8S_22", "the upstream Keycloak image re-augments its Quarkus build under /opt/keycloak at start; "
@@ -31,7 +33,10 @@ def build(ctx: TenantContext) -> list[Manifest]:
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="keycloak",
         image=ctx.catalog.image("keycloak"),
-        args=["start"],
+        # the tenant's realm exists from the first start (imported once, skipped when present), so
+        # e-office, whose OIDC login reads the realm's discovery document at start, starts before any
+        # configuration run; the spbe_identity role configures the rest of it
+        args=["start", "--import-realm"] if read_only else ["start"],
         ports={"http": PORT["identity-http"], "management": PORT["identity-management"]},
         env={
             "KC_DB": "postgres",
@@ -53,8 +58,9 @@ def build(ctx: TenantContext) -> list[Manifest]:
             "KC_CACHE_STACK": "jdbc-ping",
             **vault_env,
         },
-        mounts={"tmp": "/tmp", "data": "/opt/keycloak/data", **({"vault": VAULT_DIR} if with_vault else {})},
-        read_only_mounts=frozenset({"vault"} if with_vault else set()),
+        mounts={"tmp": "/tmp", "data": "/opt/keycloak/data", **({"vault": VAULT_DIR} if with_vault else {}),
+                **({"realm": IMPORT_DIR} if read_only else {})},
+        read_only_mounts=frozenset({"vault", "realm"}),
         startup=w.http_probe("/health/started", "management", period=10, failures=60),
         liveness=w.http_probe("/health/live", "management"),
         readiness=w.http_probe("/health/ready", "management"),
@@ -66,11 +72,24 @@ def build(ctx: TenantContext) -> list[Manifest]:
         vault = w.secret_volume(mail.ACCOUNTS_SECRET)
         vault["secret"]["items"] = [{"key": mail.NOREPLY_KEY, "path": f"{ctx.spec.tenant_id}_{SMTP_PASSWORD_VAULT_KEY}"}]
         volumes["vault"] = vault
+    realm = []
+    if read_only:
+        volumes["realm"] = w.config_volume(REALM_CONFIG_MAP)
+        realm = [w.config_map(ctx, COMPONENT, REALM_CONFIG_MAP, {f"{ctx.spec.tenant_id}.json": realm_import(ctx)})]
     pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
+        *realm,
         service_account(ctx, COMPONENT, COMPONENT),
         w.generated_secret(ctx, COMPONENT, "identity-admin", ("password",)),
         w.service(ctx, COMPONENT, COMPONENT, {"http": (8080, PORT["identity-http"]), "management": (9000, PORT["identity-management"])}),
         w.deployment(ctx, COMPONENT, COMPONENT, pod,
                      [SECRET_ENV_WAIVER] if read_only else [SECRET_ENV_WAIVER, WRITABLE_ROOT_WAIVER]),
     ]
+
+
+def realm_import(ctx: TenantContext) -> str:
+    """The realm as Keycloak imports it on the first start: just the realm, enabled, TLS outside the cluster."""
+    import json
+
+    return json.dumps({"realm": ctx.spec.tenant_id, "enabled": True, "sslRequired": "external",
+                       "displayName": f"Pemerintah {ctx.spec.pemda.name}"}, indent=2, sort_keys=True) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import builtins
 import socket
 import subprocess
@@ -220,7 +222,13 @@ def test_identity_runs_as_its_catalogs_image_needs(version, prebuilt):
     pod = state.get("Deployment", "identity").body["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert container["args"] == ["start"]
+    # the baseline image imports the tenant's realm on its first start (2026.11 stays as rolled out)
+    assert container["args"] == (["start", "--import-realm"] if prebuilt else ["start"])
+    if prebuilt:
+        realm = json.loads(state.get("ConfigMap", "identity-realm").body["data"]["kab-banyuwangi.json"])
+        assert realm == {"realm": "kab-banyuwangi", "enabled": True, "sslRequired": "external",
+                         "displayName": "Pemerintah Kabupaten Banyuwangi"}
+        assert {"name": "realm", "mountPath": "/opt/keycloak/data/import", "readOnly": True} in container["volumeMounts"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is prebuilt
     annotations = state.get("Deployment", "identity").body["metadata"].get("annotations", {})
     assert any("CKV_K8S_22" in v for v in annotations.values()) is not prebuilt
