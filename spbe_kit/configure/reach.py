@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import select
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -42,29 +43,49 @@ class _Kubectl:
                               capture_output=True, text=True, timeout=60)
         return proc.returncode == 0, proc.stderr.strip()[-300:]
 
+    def _forward(self, service: str, local: int, port: int) -> tuple[subprocess.Popen, int | None]:
+        proc = subprocess.Popen([*self.base, "port-forward", "--address", "127.0.0.1", f"svc/{service}", f"{local or ''}:{port}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        found = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                match = FORWARDING.search(proc.stdout.readline())
+                if match:
+                    found = int(match.group(1))
+                    break
+        # keep reading what kubectl prints per connection, or its pipe fills and the tunnel stalls
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+        return proc, found
+
     @contextmanager
     def port_forward(self, service: str, port: int) -> Iterator[int | None]:
-        proc = subprocess.Popen([*self.base, "port-forward", "--address", "127.0.0.1", f"svc/{service}", f":{port}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        local = None
+        """A tunnel to the Service on a local port that stays open: kubectl ends a port-forward at the
+        first connection a pod resets (PostgreSQL does so on a refused login), so it is started again
+        on the same local port whenever it exits."""
+        proc, local = self._forward(service, 0, port)
+        stop = threading.Event()
+        current = [proc]
+
+        def supervise() -> None:
+            while not stop.is_set():
+                if current[0].poll() is not None and not stop.is_set():
+                    current[0], _ = self._forward(service, local or 0, port)
+                stop.wait(0.2)
+
+        if local is not None:
+            threading.Thread(target=supervise, daemon=True).start()
         try:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and proc.poll() is None:
-                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-                if ready:
-                    match = FORWARDING.search(proc.stdout.readline())
-                    if match:
-                        local = int(match.group(1))
-                        break
-            # keep reading what kubectl prints per connection, or its pipe fills and the tunnel stalls
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
             yield local
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop.set()
+            for running in current:
+                running.terminate()
+                try:
+                    running.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    running.kill()
 
 
 def _http_answers(url: str | urllib.request.Request) -> tuple[bool, str]:
@@ -84,10 +105,17 @@ def _mayan_answers(port: int) -> tuple[bool, str]:
 
 
 def _postgres_answers(port: int) -> tuple[bool, str]:
+    """PostgreSQL answers an SSLRequest; the TLS handshake is finished and closed cleanly so the server
+    sees no torn connection."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")  # SSLRequest
             answer = sock.recv(1)
+            if answer == b"S":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only "does it answer"
+                with context.wrap_socket(sock) as tls:
+                    tls.unwrap()
         return answer in (b"S", b"N"), f"answered {answer!r}"
     except OSError as exc:
         return False, f"no answer through the port-forward ({exc})"
