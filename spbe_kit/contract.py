@@ -313,6 +313,63 @@ def _entrypoint_text(recipe) -> str:
     return script.read_text() if script.is_file() else ""
 
 
+_ASSIGN = re.compile(r'^\s*(?:local\s+)?([A-Za-z_]\w*)="?([^"\s;]*)"?\s*$')
+_PARAM = re.compile(r'\$\{(\w+)(?::[-=]([^}]*))?\}|\$(\w+)')
+_WRITE_TARGETS = (
+    re.compile(r'(?<![<0-9&])>>?\s*"([^"]+)"'),            # > "file", >> "file"
+    re.compile(r'-(?:keyout|out)\s+"([^"]+)"'),             # openssl -keyout/-out "file"
+)
+_WRITE_DIRS = (re.compile(r'--directory="([^"]+)"'),)       # opendkim-genkey --directory="dir"
+
+
+def _expand(text: str, variables: dict[str, str]) -> str | None:
+    """Shell parameters replaced from ``variables`` (with ${X:-default}); None when one is unknown."""
+    unknown = False
+
+    def one(match: re.Match) -> str:
+        nonlocal unknown
+        name = match.group(1) or match.group(3)
+        if name in variables:
+            return variables[name]
+        if match.group(2) is not None:
+            return _expand(match.group(2), variables) or ""
+        unknown = True
+        return ""
+
+    out = _PARAM.sub(one, text)
+    return None if unknown else out
+
+
+def image_writes(catalog, container: dict) -> tuple[set[str], set[str]]:
+    """Files and directories the container's baseline image writes at start (its entrypoint script),
+    with the container's environment; empty for an upstream image (not known here)."""
+    key = _image_key(catalog, container)
+    recipe = _recipe(catalog, key) if key else None
+    if recipe is None:
+        return set(), set()
+    env = _env(container)
+    variables = dict(env)
+    files: set[str] = set()
+    dirs: set[str] = set()
+    for line in _entrypoint_text(recipe).splitlines():
+        line = line.split(" #", 1)[0]
+        assigned = _ASSIGN.match(line)
+        if assigned and assigned.group(1) not in env:  # the pod's environment wins over the script's defaults
+            value = _expand(assigned.group(2), variables)
+            if value is not None:
+                variables[assigned.group(1)] = value
+            continue
+        if line.lstrip().startswith("mkdir "):
+            dirs |= {d for d in (_expand(a.strip('"'), variables) for a in line.split()[1:] if not a.startswith("-"))
+                     if d and d.startswith("/")}
+        for pattern, into in [*((p, files) for p in _WRITE_TARGETS), *((p, dirs) for p in _WRITE_DIRS)]:
+            for target in pattern.findall(line):
+                path = _expand(target, variables)
+                if path and path.startswith("/") and not path.startswith("/dev/"):
+                    into.add(path.removesuffix(".partial"))
+    return files, dirs
+
+
 def postgres_tls_key(catalog, container: dict) -> str | None:
     """Where the PostgreSQL container keeps the key it serves TLS with, or None when it serves no TLS.
 
@@ -440,6 +497,9 @@ def _verify_files(state, catalog, written, production_targets, containers) -> li
     for component, target in sorted(targets.targets.items()):
         pod, container = container_of(state, component, containers[component])
         provided = set(written.get(component, set())) | provided_by_volumes(state, pod, container)
+        generated_files, generated_dirs = image_writes(catalog, container)
+        provided |= {f for f in generated_files if (m := mount_for(f, pod, container)) and m.writable}
+        generated_dirs = {d for d in generated_dirs if (m := mount_for(d, pod, container)) and m.writable}
         if component == "database":
             key = postgres_tls_key(catalog, container)
             if key:
@@ -450,7 +510,7 @@ def _verify_files(state, catalog, written, production_targets, containers) -> li
             if name.endswith("_dir"):
                 ok = any(_under(p, value) and p != value for p in provided)
             else:
-                ok = value in provided
+                ok = value in provided or any(_under(value, d) and value != d for d in generated_dirs)
             if not ok:
                 problems.append(Violation("verify", component, (
                     f"verify checks {value} ({name}), but neither the plan nor the desired state nor the image "

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spbe_kit.desired import identity, mail
+from spbe_kit.desired import identity
 from spbe_kit.desired.database import BACKUP_ROLE, BACKUP_SECRET, app_databases
 from spbe_kit.desired.eoffice import ADMIN_USER as EOFFICE_ADMIN, noreply_address, smtp_endpoint
 from spbe_kit.desired.monitoring import DASHBOARDS_OIDC_CALLBACK
-from spbe_kit.desired.network import PORT
 from spbe_kit.errors import SpbeError
 from spbe_kit.request import Component, TenantSpec
 
@@ -59,21 +58,6 @@ class Credentials:
         return f"Credentials({sorted(self._values)})"
 
 
-def _pod_connection(reach: Reach, component: str, namespace: str, kubeconfig: str,
-                    context: str | None) -> tuple[str, dict[str, str]]:
-    pod, container = reach.pods[component]
-    return pod, {"ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": pod,
-                 "ansible_kubectl_container": container, "ansible_kubectl_namespace": namespace,
-                 "ansible_kubectl_kubeconfig": kubeconfig, **({"ansible_kubectl_context": context} if context else {})}
-
-
-def postmaster_recipients(spec: TenantSpec) -> list[str]:
-    """postmaster@ and abuse@ land in the postmaster mailbox, with a copy to every contact outside the domain
-    (contacts inside it may have no mailbox on this server yet)."""
-    outside = sorted({c.email.lower() for c in spec.contacts if not c.email.lower().endswith("@" + spec.domain)})
-    return [f"postmaster@{spec.domain}", *outside]
-
-
 #: Mayan EDMS's OpenID Connect callback (mozilla-django-oidc under Mayan's authentication_oidc app)
 MAYAN_OIDC_CALLBACK = "/oidc/callback/"
 
@@ -87,7 +71,12 @@ def _dashboards_client(dashboards: str) -> dict:
 
 def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str,
                        context: str | None = None, dashboards: str = "dashboards") -> list[RoleRun]:
-    """The role runs for a tenant, in order: database, identity, mail, e-office.
+    """The role runs for a tenant, in order: database, identity, e-office.
+
+    Mail has no role run in a tenant: its image builds Postfix, Dovecot and OpenDKIM from the pod's
+    environment and mounts (service mailboxes from the mail-accounts Secret, abuse@/postmaster@ with
+    copies to the contacts outside the domain), on a read-only root without Python. The spbe_mail role
+    configures a mail server outside Kubernetes. `spbe verify` checks the pod either way.
 
     ``dashboards``: the catalog's dashboards workload (``grafana`` up to 2026.11), whose OIDC client
     the identity role registers. E-office is Mayan EDMS: its wiring is the MAYAN_* environment of its pod; the spbe_eoffice role
@@ -125,18 +114,6 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
         "spbe_identity_smtp_password_vault_key": identity.SMTP_PASSWORD_VAULT_KEY,
     }
     runs.append(RoleRun("identity", "spbe_identity", "localhost", local, identity_vars))
-    if spec.has(Component.MAIL):
-        host, connection = _pod_connection(reach, "mail", tenant, kubeconfig, context)
-        runs.append(RoleRun("mail", "spbe_mail", host, connection, {
-            "spbe_mail_tenant": tenant, "spbe_mail_domain": domain,
-            "spbe_mail_postmaster_recipients": postmaster_recipients(spec),
-            "spbe_mail_mailboxes": [
-                {"name": "noreply", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY)},
-                {"name": "postmaster", "password": credentials.get(mail.ACCOUNTS_SECRET, mail.POSTMASTER_KEY)},
-            ],
-            "spbe_mail_smtp_port": PORT["mail-smtp"], "spbe_mail_submission_port": PORT["mail-submission"],
-            "spbe_mail_imaps_port": PORT["mail-imaps"],
-        }))
     if spec.has(Component.EOFFICE):
         pod, container = reach.pods["eoffice"]
         runs.append(RoleRun("eoffice", "spbe_eoffice", "localhost", local, {

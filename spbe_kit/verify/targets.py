@@ -51,6 +51,7 @@ class MailFacts:
     dovecot_config_dir: str
     dkim_key_file: str
     tls_key_file: str
+    users_file: str
     listen_address: str = "0.0.0.0"
 
 
@@ -221,12 +222,12 @@ def production_targets(state, hosts: dict[str, str], last_backup: str | None = N
         ports = _ports(_container(state, "identity"))
         add("identity", IdentityFacts(realm=state.tenant_id, http_port=ports["http"], management_port=ports["management"]))
     if "mail" in components:
-        ports, d = _ports(_container(state, "mail")), role_defaults("spbe_mail")
+        from spbe_kit.desired.mail import IMAGE_FILES
+
+        # the baseline image generates its configuration at start (no role runs in the pod)
+        ports = _ports(_container(state, "mail"))
         add("mail", MailFacts(smtp_port=ports["smtp"], submission_port=ports["submission"], imaps_port=ports["imaps"],
-                              postfix_config_dir=d["spbe_mail_postfix_config_dir"],
-                              dovecot_config_dir=d["spbe_mail_dovecot_config_dir"],
-                              dkim_key_file=f"{d['spbe_mail_dkim_dir']}/{d['spbe_mail_dkim_selector']}.private",
-                              tls_key_file=d["spbe_mail_tls_key_file"]))
+                              **IMAGE_FILES))
     if "monitoring" in components:
         prometheus = _container(state, "monitoring", "prometheus")
         config = next(a.split("=", 1)[1] for a in prometheus.get("args", []) if a.startswith("--config.file="))

@@ -52,15 +52,19 @@ def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
     assert ident["spbe_identity_admin_password"].startswith("identity-admin/password/")
     assert ident["spbe_identity_client_secrets"]["eoffice"].startswith("eoffice-oidc/client-secret/")
     assert ident["spbe_identity_client_secrets"]["dashboards"].startswith("dashboards-oidc/")
-    noreply = runs["mail"].variables["spbe_mail_mailboxes"][0]
-    assert noreply["name"] == "noreply" and ident["spbe_identity_smtp_user"] == "noreply@banyuwangikab.go.id"
-    assert noreply["password"].startswith("mail-accounts/noreply-password/")
+    assert ident["spbe_identity_smtp_user"] == "noreply@banyuwangikab.go.id"
     apps = {a["name"]: a["password"] for a in runs["database"].variables["spbe_database_apps"]}
     assert apps["eoffice"].startswith("database-eoffice/password/")
-    # the contact is inside the domain and has no mailbox here: postmaster@ lands in the postmaster mailbox
-    assert runs["mail"].variables["spbe_mail_postmaster_recipients"] == ["postmaster@banyuwangikab.go.id"]
-    boxes = {b["name"] for b in runs["mail"].variables["spbe_mail_mailboxes"]}
-    assert boxes == {"noreply", "postmaster"}
+    # mail runs no role in a tenant: its image makes the service mailboxes from the mail-accounts Secret
+    assert "mail" not in runs
+    mail = banyuwangi.get("StatefulSet", "mail").body["spec"]["template"]["spec"]
+    accounts = next(v for v in mail["volumes"] if v["name"] == "accounts")["secret"]
+    assert accounts["secretName"] == "mail-accounts"
+    assert {i["path"]: i["key"] for i in accounts["items"]} == {"noreply": "noreply-password",
+                                                                 "postmaster": "postmaster-password"}
+    mail_env = {e["name"]: e.get("value") for e in mail["containers"][0]["env"]}
+    # the contact is inside the domain and has no mailbox here: postmaster@ gets no copy outside it
+    assert mail_env["MAIL_POSTMASTER_COPIES"] == ""
     # Mayan is configured as the administrator its pod creates (MAYAN_AUTOADMIN_*), through the port-forward
     eoffice = runs["eoffice"]
     assert (eoffice.host, eoffice.connection) == ("localhost", {"ansible_connection": "local"})
@@ -88,10 +92,9 @@ def test_identitys_vault_file_is_the_one_the_role_points_the_realm_at(banyuwangi
 def test_pod_roles_reach_their_pod_through_kubectl_in_the_same_context(banyuwangi):
     spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
     runs = {r.component: r for r in configuration_plan(spec, _credentials(banyuwangi), REACH, "/k/config", "prod-b")}
-    assert runs["mail"].connection == {
-        "ansible_connection": "kubernetes.core.kubectl", "ansible_kubectl_pod": "mail-0",
-        "ansible_kubectl_container": "mail", "ansible_kubectl_namespace": "kab-banyuwangi",
-        "ansible_kubectl_kubeconfig": "/k/config", "ansible_kubectl_context": "prod-b"}
+    assert [r.component for r in runs.values()] == ["database", "identity", "eoffice"]
+    assert runs["eoffice"].variables["spbe_eoffice_kube_context"] == "prod-b"
+    assert runs["eoffice"].variables["spbe_eoffice_kubeconfig"] == "/k/config"
     assert runs["identity"].connection == {"ansible_connection": "local"}
     assert runs["identity"].variables["spbe_identity_url"] == "http://127.0.0.1:18080"
 

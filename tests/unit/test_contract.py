@@ -49,10 +49,6 @@ OPEN = {
     ("2026.11", "database"): (
         "catalog 2026.11 (rolled out) runs the upstream postgres:17.6 with no TLS and its own pg_hba; tenants get "
         "TLS and the desired state's pg_hba by moving to 2026.12"),
-    (None, "mail"): (
-        "spbe_mail writes /etc/postfix, /etc/dovecot and /etc/spbe-mail as root, but the mail image runs as uid "
-        "10001 on a read-only root, has no Python for Ansible, generates its Postfix/Dovecot configuration into "
-        "/run/spbe-mail and reads only /etc/spbe-mail/{tls,dkim,users}, which nothing mounts"),
 }
 
 
@@ -89,3 +85,25 @@ def test_a_write_outside_a_writable_mount_is_a_violation(tmp_path):
     assert contract.mount_for("/var/lib/x/a/b", pod, container).writable
     assert not contract.mount_for("/etc/x/y.conf", pod, container).writable
     assert contract.mount_for("/etc/other", pod, container) is None
+
+
+def test_the_mail_image_generates_what_verify_checks_on_its_writable_mounts():
+    """No role runs in the mail pod: what verify reads there is what the image's entrypoint writes at
+    start, and only writes that land on a writable mount count."""
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import desired_state
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    catalog = load_catalog("2026.12")
+    state = desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), catalog)
+    pod, container = contract.container_of(state, "mail", "mail")
+    files, dirs = contract.image_writes(catalog, container)
+    assert {"/run/spbe-mail/postfix/main.cf", "/run/spbe-mail/users", "/run/spbe-mail/dovecot/dovecot.conf"} <= files
+    assert "/var/mail/.spbe/dkim" in dirs
+    # the users file the image falls back to under /etc is on the read-only root: it would not count
+    assert not contract.mount_for("/etc/spbe-mail/users", pod, container)
+    # without the /run volume nothing the image generates there would land
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "run"]
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "run"]
+    assert contract.mount_for("/run/spbe-mail/users", pod, container) is None

@@ -69,5 +69,5 @@ def test_dkim_and_tls_keys_are_private(node, facts):
 
 
 def test_mailbox_password_hashes_are_not_world_readable(node, facts):
-    ok, why = private(node, f"{facts.dovecot_config_dir}/users", 0o640)
+    ok, why = private(node, facts.users_file, 0o640)
     assert ok, why
