@@ -309,6 +309,9 @@ def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False)
     with _locked(layout):
         adding_node = real_node and not realnode.enabled(layout)
         if _healthy_quick(layout) and not adding_node:
+            if realnode.enabled(layout):
+                realnode.sync_images(layout, binaries.resolve_all(progress, build_if_missing=build, real_node=True),
+                                     progress)
             progress(f"local cluster already running at {layout.server} (kubeconfig: {layout.kubeconfig})")
             return info(layout)
 

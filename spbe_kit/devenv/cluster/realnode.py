@@ -439,15 +439,6 @@ def start(layout: Layout, bins: dict[str, Path], progress: Progress = _quiet) ->
     _start(layout, paths, _processes(layout, paths, ip, bins)["registry"], progress)
     _start(layout, paths, _processes(layout, paths, ip, bins)["containerd"], progress)
     procs = _processes(layout, paths, ip, bins)  # now naming containerd's mount namespace
-    images = [
-        node_images.NodeImage(*_pause_image(progress)),
-        node_images.binary_image(bins["coredns"], node_images.COREDNS_REF.format(version=_coredns_version(bins)),
-                                 paths.images),
-        *node_images.baseline_images(progress),
-    ]
-    loaded = node_images.load(paths.socket, images, progress)
-    pushed = node_images.mirror(paths.socket, images, MIRRORED, REGISTRY_ADDR, progress)
-    progress(f"real node images: {len(images)} present ({loaded} loaded now, {pushed} pushed to the mirror)")
 
     api = Api.for_client(layout, "admin")
     for name in ("kubelet", "kube-proxy", "network-policies"):
@@ -462,6 +453,20 @@ def start(layout: Layout, bins: dict[str, Path], progress: Progress = _quiet) ->
     dns.ensure(api, node_images.COREDNS_REF.format(version=_coredns_version(bins)))
     progress("waiting for the cluster DNS (CoreDNS) to be Ready on the real node ...")
     _wait("CoreDNS", lambda: dns.ready(api), 120.0, log=layout.log("kubelet"))
+
+
+def sync_images(layout: Layout, bins: dict[str, Path], progress: Progress = _quiet) -> None:
+    """Load into the node (and its registry mirror) every image it lacks: new builds land on a running node too."""
+    paths = NodePaths.of(layout)
+    images = [
+        node_images.NodeImage(*_pause_image(progress)),
+        node_images.binary_image(bins["coredns"], node_images.COREDNS_REF.format(version=_coredns_version(bins)),
+                                 paths.images),
+        *node_images.baseline_images(progress),
+    ]
+    loaded = node_images.load(paths.socket, images, progress)
+    pushed = node_images.mirror(paths.socket, images, MIRRORED, REGISTRY_ADDR, progress)
+    progress(f"real node images: {len(images)} present ({loaded} loaded now, {pushed} pushed to the mirror)")
 
 
 def _pause_image(progress: Progress) -> tuple[Path, str, str]:
