@@ -179,7 +179,13 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
             )
         try:
             job = batch.read_namespaced_cron_job(BACKUP_JOB, tenant_id)
-            last = job.status.last_successful_time if job.status else None
+            times = [job.status.last_successful_time] if job.status and job.status.last_successful_time else []
+            # a backup run by hand (`kubectl create job --from=cronjob/database-backup`) is a backup too: the
+            # CronJob owns that Job, but only counts its own schedule in lastSuccessfulTime
+            times += [j.status.completion_time for j in batch.list_namespaced_job(tenant_id).items
+                      if j.status and j.status.succeeded and j.status.completion_time
+                      and any(o.kind == "CronJob" and o.name == BACKUP_JOB for o in j.metadata.owner_references or [])]
+            last = max(times) if times else None
             health.last_backup = last.astimezone(dt.timezone.utc).isoformat() if last else None
         except ApiException as exc:
             if exc.status != 404:
