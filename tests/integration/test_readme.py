@@ -19,7 +19,10 @@ import pytest
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-NOT_RUN = {"bash .ci/run": "it runs this test suite, which is running it"}
+_REAL = "tests/realnode runs it on a cluster of its own with a real node (one real node per host; a real node here would take this session's tenants off the kwok nodes)"
+NOT_RUN = {"bash .ci/run": "it runs this test suite, which is running it",
+           "spbe cluster up --real-node": _REAL, "spbe tenant up examples/kab-banyuwangi.yaml": _REAL,
+           "spbe verify examples/kab-banyuwangi.yaml": _REAL, "spbe cluster status": _REAL}
 #: lines whose documented outcome is "found something" (exit 1) as well as clean
 MAY_FIND = {"spbe drift --all --requests examples/ --evidence evidence/ --lang id"}
 

@@ -439,6 +439,7 @@ def start(layout: Layout, bins: dict[str, Path], progress: Progress = _quiet) ->
     _start(layout, paths, _processes(layout, paths, ip, bins)["registry"], progress)
     _start(layout, paths, _processes(layout, paths, ip, bins)["containerd"], progress)
     procs = _processes(layout, paths, ip, bins)  # now naming containerd's mount namespace
+    sync_images(layout, bins, progress)
 
     api = Api.for_client(layout, "admin")
     for name in ("kubelet", "kube-proxy", "network-policies"):

@@ -1,0 +1,349 @@
+"""Kabupaten Banyuwangi end to end on the local cluster's real node (issue #15).
+
+`spbe cluster up --real-node` -> `spbe tenant up examples/kab-banyuwangi.yaml` (Kubernetes objects,
+every pod Running and Ready on the real node, the roles through port-forwards and exec, `spbe verify`)
+-> then, for real: the backup job and the restore check, an OpenID Connect login to e-office through
+the tenant's Keycloak, a mail e-office sends arriving in a Dovecot mailbox with a valid DKIM signature,
+Prometheus scraping the tenant and loading its rules, and NetworkPolicies enforced on real connections.
+
+The cluster is a second one of its own (own state directory and ports), so the kwok-only cluster the
+other integration tests share is never touched; it is taken down at the end. Figures are printed
+(`pytest -s`) and written to the state directory's figures.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import html
+import imaplib
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from spbe_kit.configure.reach import _Kubectl
+from spbe_kit.devenv.cluster import binaries, realnode
+from spbe_kit.roles import role_vars
+from tests.conftest import ROOT
+from tests.images.test_images_run import _Browser
+
+pytestmark = pytest.mark.integration
+
+TENANT = "kab-banyuwangi"
+DOMAIN = "banyuwangikab.go.id"
+REQUEST = ROOT / "examples" / "kab-banyuwangi.yaml"
+PORTS = {"APISERVER": 17443, "ETCD": 13379, "ETCD_PEER": 13380, "CONTROLLER_MANAGER": 21257,
+         "SCHEDULER": 21259, "KWOK": 21247}
+FIGURES: dict[str, object] = {}
+
+
+def _env(state: Path) -> dict[str, str]:
+    env = {**os.environ, "SPBE_STATE_DIR": str(state), "SPBE_CLUSTER_NODES": "1"}
+    env.update({f"SPBE_CLUSTER_{name}_PORT": str(port) for name, port in PORTS.items()})
+    env.pop("SPBE_KUBECONFIG", None)
+    return env
+
+
+class Real:
+    """The second cluster: how to run spbe and kubectl against it."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.env = _env(state)
+        self.kubeconfig = state / "cluster" / "kubeconfig"
+        self.kubectl_bin = binaries.require("kubectl")
+
+    def spbe(self, *args: str, timeout: float = 1800, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([shutil.which("spbe") or "spbe", *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check:
+            assert proc.returncode == 0, f"spbe {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+        return proc
+
+    def kubectl(self, *args: str, timeout: float = 300, check: bool = True, stdin: str | None = None) -> str:
+        proc = subprocess.run([str(self.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args], input=stdin,
+                              capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr[-2000:]}"
+        return proc.stdout
+
+    def secret(self, name: str, key: str) -> str:
+        data = json.loads(self.kubectl("-n", TENANT, "get", "secret", name, "-o", "json"))["data"]
+        return base64.b64decode(data[key]).decode()
+
+    def forward(self, service: str, port: int):
+        return _Kubectl(self.kubectl_bin, self.kubeconfig, None, TENANT).port_forward(service, port)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory) -> Real:
+    problems = realnode.host_problems()
+    if problems and os.environ.get("CI") != "true":
+        pytest.skip("this host cannot run the real node: " + "; ".join(problems))
+    state = tmp_path_factory.mktemp("realnode")
+    r = Real(state)
+    try:
+        started = time.monotonic()
+        r.spbe("cluster", "up", "--real-node", timeout=2400)
+        FIGURES["cluster_up_seconds"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        up = r.spbe("tenant", "up", str(REQUEST), "-o", "json", timeout=2400, check=False)
+        FIGURES["tenant_up_configure_verify_seconds"] = round(time.monotonic() - started, 1)
+        r.up = up  # type: ignore[attr-defined]
+        yield r
+    finally:
+        (state / "figures.json").write_text(json.dumps(FIGURES, indent=2))
+        print("\nreal node figures:", json.dumps(FIGURES, indent=2), flush=True)
+        subprocess.run([shutil.which("spbe") or "spbe", "cluster", "down"], env=r.env, capture_output=True, timeout=600)
+
+
+def test_every_pod_of_the_tenant_runs_ready_on_the_real_node(real):
+    assert real.up.returncode == 0, real.up.stderr[-4000:]
+    status = json.loads(real.spbe("cluster", "status", "-o", "json").stdout)
+    node = status["real_node"]
+    assert node["ready"] and all(p["healthy"] for p in node["processes"].values()), node
+    pods = json.loads(real.kubectl("-n", TENANT, "get", "pods", "-o", "json"))["items"]
+    running = [p for p in pods if p["status"].get("phase") == "Running"]
+    assert {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in running} == \
+        {"database", "identity", "mail", "eoffice", "prometheus", "dashboards"}
+    for pod in running:
+        assert pod["spec"]["nodeName"] == realnode.NODE_NAME, pod["metadata"]["name"]
+        ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+        assert ready["Ready"] == "True", pod["metadata"]["name"]
+        created = pod["metadata"]["creationTimestamp"]
+        became = next(c["lastTransitionTime"] for c in pod["status"]["conditions"] if c["type"] == "Ready")
+        FIGURES.setdefault("pod_created_to_ready_seconds", {})[pod["metadata"]["name"]] = (  # type: ignore[union-attr]
+            _seconds(became) - _seconds(created))
+    # memory of each running container, from its own cgroup (v1 memory controller on this host)
+    for pod in running:
+        name, container = pod["metadata"]["name"], pod["spec"]["containers"][0]["name"]
+        usage = real.kubectl("-n", TENANT, "exec", name, "-c", container, "--", "cat",
+                             "/sys/fs/cgroup/memory/memory.usage_in_bytes", check=False).strip()
+        if usage.isdigit():
+            FIGURES.setdefault("memory_mib", {})[name] = round(int(usage) / 2**20)  # type: ignore[union-attr]
+    report = json.loads(real.up.stdout)
+    assert report["configuration"]["status"] == "configured", report["configuration"]
+
+
+def _seconds(stamp: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_the_backup_job_dumps_every_database_as_the_backup_role_and_the_restore_check_restores_them(real):
+    real.kubectl("-n", TENANT, "create", "job", "--from=cronjob/database-backup", "backup-e2e")
+    started = time.monotonic()
+    real.kubectl("-n", TENANT, "wait", "--for=condition=complete", "job/backup-e2e", "--timeout=300s", timeout=320)
+    FIGURES["backup_seconds"] = round(time.monotonic() - started, 1)
+    log = real.kubectl("-n", TENANT, "logs", "job/backup-e2e")
+    assert re.search(r"backup spbe-\d{8}T\d{6}Z written: eoffice identity", log), log
+    job = json.loads(real.kubectl("-n", TENANT, "get", "job", "backup-e2e", "-o", "json"))
+    script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "PGUSER=spbe_backup" in script and "--format=custom" in script
+    real.kubectl("-n", TENANT, "create", "job", "--from=cronjob/database-restore-check", "restore-e2e")
+    started = time.monotonic()
+    real.kubectl("-n", TENANT, "wait", "--for=condition=complete", "job/restore-e2e", "--timeout=600s", timeout=620)
+    FIGURES["restore_check_seconds"] = round(time.monotonic() - started, 1)
+    log = real.kubectl("-n", TENANT, "logs", "job/restore-e2e")
+    for db in ("eoffice", "identity"):
+        assert re.search(rf"restore check: {db} restored from spbe-\S+, \d+ table\(s\) with the rows counted", log), log
+    assert "ON_ERROR_STOP=1" in " ".join(
+        json.loads(real.kubectl("-n", TENANT, "get", "job", "restore-e2e", "-o", "json"))
+        ["spec"]["template"]["spec"]["containers"][0]["command"])
+
+
+def test_spbe_verify_passes_every_check_with_nothing_unverified(real):
+    proc = real.spbe("verify", str(REQUEST), "-o", "json", check=False)
+    report = json.loads(proc.stdout)
+    results = [(c["component"], c["check"], c["status"], c.get("detail", "")) for c in report["results"]]
+    bad = [r for r in results if r[2] != "pass"]
+    assert proc.returncode == 0 and report["verified"] and not bad, bad
+    assert report["counts"]["unverified"] == 0 and report["counts"]["pass"] == len(results)
+    assert {r[0] for r in results} == {"database", "identity", "mail", "monitoring", "eoffice"}
+    FIGURES["verify_checks_passed"] = len(results)
+
+
+class _TenantBrowser(_Browser):
+    """The tenant's public hosts served through port-forwards (TLS ends at the ingress, which this stands in for)."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        super().__init__()
+        self.ports = ports
+
+    def local(self, url: str) -> str:  # type: ignore[override]
+        parts = urllib.parse.urlsplit(url)
+        port = self.ports[parts.hostname.split(".", 1)[0]]
+        return urllib.parse.urlunsplit(("http", f"127.0.0.1:{port}", parts.path, parts.query, ""))
+
+
+def _keycloak(port: int, token: str | None, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", "X-Forwarded-Proto": "https",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def test_an_oidc_login_through_the_tenants_keycloak_lands_on_the_eoffice_start_page(real):
+    import urllib.request
+
+    password = "Staf-Banyuwangi-2026!"
+    with real.forward("identity", 8080) as sso, real.forward("eoffice", 8080) as eoffice:
+        form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "spbe-admin",
+                                       "password": real.secret("identity-admin", "password")}).encode()
+        with urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{sso}/realms/master/protocol/openid-connect/token", data=form), timeout=30) as resp:
+            token = json.loads(resp.read())["access_token"]
+        status, _ = _keycloak(sso, token, "POST", f"/admin/realms/{TENANT}/users", {
+            "username": "staf.tu", "enabled": True, "email": f"staf.tu@{DOMAIN}", "emailVerified": True,
+            "firstName": "Staf", "lastName": "Tata Usaha",
+            "credentials": [{"type": "password", "value": password, "temporary": False}]})
+        assert status in (201, 409)
+        browser = _TenantBrowser({"sso": sso, "eoffice": eoffice})
+        started = time.monotonic()
+        status, headers, body = browser.request(f"https://eoffice.{DOMAIN}/oidc/authenticate/")
+        assert status == 302, (status, body[:500])
+        login = headers["Location"]
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(login).query)
+        assert login.startswith(f"https://sso.{DOMAIN}/realms/{TENANT}/protocol/openid-connect/auth"), login
+        assert query["client_id"] == ["eoffice"]
+        status, _, page = browser.request(login)
+        assert status == 200, page[:500]
+        action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page).group(1))
+        status, headers, page = browser.request(action, {"username": "staf.tu", "password": password})
+        assert status == 302, page[:800]
+        callback = headers["Location"]
+        assert callback.startswith(f"https://eoffice.{DOMAIN}/oidc/callback/?"), callback
+        status, headers, body = browser.request(callback)  # Mayan redeems the code over the back channel
+        assert status == 302, (status, body[:800])
+        landing = urllib.parse.urljoin(callback, headers["Location"])
+        for _ in range(3):  # the start page, after Mayan's own redirects
+            status, headers, page = browser.request(landing)
+            if status != 302:
+                break
+            landing = urllib.parse.urljoin(landing, headers["Location"])
+        FIGURES["oidc_login_seconds"] = round(time.monotonic() - started, 1)
+        assert status == 200, (status, landing, page[:800])
+        assert "staf.tu" in page and "Mayan" in page, page[:1500]
+        assert "/authentication/login/" not in landing
+
+
+def test_a_mail_eoffice_sends_reaches_a_dovecot_mailbox_with_a_valid_dkim_signature(real):
+    import dkim
+
+    subject = f"Nota Dinas e2e {int(time.time())}"
+    command = [c for c in role_vars("spbe_eoffice")["spbe_eoffice_token_command"] if c != "drf_create_token"][:-1]
+    code = ("from django.core.mail import send_mail; from django.conf import settings; "
+            f"send_mail({subject!r}, 'Mohon segera ditindaklanjuti.', settings.DEFAULT_FROM_EMAIL, "
+            f"['postmaster@{DOMAIN}'])")
+    real.kubectl("-n", TENANT, "exec", "deploy/eoffice", "--", *command, "shell", "-c", code, timeout=180)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the mail pod's own certificate
+    password = real.secret("mail-accounts", "postmaster-password")
+    raw = None
+    with real.forward("mail", 993) as imaps:
+        deadline = time.monotonic() + 120
+        while raw is None and time.monotonic() < deadline:
+            imap = imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=context, timeout=20)
+            imap.login(f"postmaster@{DOMAIN}", password)
+            imap.select("INBOX")
+            _, ids = imap.search(None, "SUBJECT", f'"{subject}"')
+            if ids[0]:
+                _, fetched = imap.fetch(ids[0].split()[-1], "(RFC822)")
+                raw = fetched[0][1]
+            imap.logout()
+            if raw is None:
+                time.sleep(3)
+    assert raw, f"{subject!r} never reached postmaster@{DOMAIN}'s mailbox"
+    message = email.message_from_bytes(raw)
+    assert message["From"] == f"noreply@{DOMAIN}"
+    signature = message["DKIM-Signature"].replace(" ", "").replace("\n", "")
+    assert f"d={DOMAIN}" in signature and "s=spbe2026" in signature
+    record = real.kubectl("-n", TENANT, "exec", "mail-0", "--", "cat", "/var/mail/.spbe/dkim/spbe2026.txt")
+    published = "".join(record.split('"')[1::2]).encode()
+
+    def dns(name, timeout=5):
+        assert name.decode().startswith(f"spbe2026._domainkey.{DOMAIN}")
+        return published
+    assert dkim.verify(raw, dnsfunc=dns), "the DKIM signature does not verify against the published key"
+
+
+def test_prometheus_scrapes_every_target_of_the_tenant_and_loads_its_alert_rules(real):
+    import urllib.request
+
+    with real.forward("prometheus", 9090) as prom:
+        def get(path: str) -> dict:
+            with urllib.request.urlopen(f"http://127.0.0.1:{prom}{path}", timeout=30) as resp:
+                return json.loads(resp.read())["data"]
+        deadline = time.monotonic() + 180
+        while True:
+            targets = get("/api/v1/targets")["activeTargets"]
+            down = [(t["labels"].get("job"), t.get("lastError")) for t in targets if t["health"] != "up"]
+            if targets and not down or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+        assert targets and not down, down
+        jobs = {t["labels"]["job"] for t in targets}
+        assert {"identity", "eoffice", "prometheus"} <= jobs, jobs
+        assert all(t["labels"].get("tenant") == TENANT for t in targets)
+        groups = get("/api/v1/rules")["groups"]
+        rules = [r for g in groups for r in g["rules"] if r["type"] == "alerting"]
+        assert rules and all(r["health"] == "ok" for r in rules), rules
+        FIGURES["prometheus"] = {"targets": len(targets), "alert_rules": len(rules)}
+
+
+def _probe_pod(real: Real, namespace: str, name: str) -> None:
+    image = json.loads(real.kubectl("-n", TENANT, "get", "pod", "database-0", "-o", "json"))["spec"]["containers"][0]["image"]
+    real.kubectl("create", "namespace", namespace, check=False)
+    real.kubectl("-n", namespace, "run", name, f"--image={image}", "--restart=Never", "--command", "--", "sleep", "3600")
+    real.kubectl("-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s", timeout=140)
+
+
+def _connects(real: Real, namespace: str, pod: str, host: str, port: int, container: list[str] | None = None) -> bool:
+    script = f'timeout 5 bash -c "exec 3<>/dev/tcp/{host}/{port}" && echo CONNECTED || echo BLOCKED'
+    out = real.kubectl("-n", namespace, "exec", pod, *(container or []), "--", "bash", "-c", script, timeout=60)
+    return out.strip().endswith("CONNECTED")
+
+
+def test_network_policies_are_enforced_on_real_connections(real):
+    svc = f"{TENANT}.svc.cluster.local"
+    _probe_pod(real, "e2e-other-tenant", "probe")
+    _probe_pod(real, "ingress-nginx", "controller")
+    # another tenant's pod reaches neither this tenant's database nor its identity
+    assert not _connects(real, "e2e-other-tenant", "probe", f"database.{svc}", 5432)
+    assert not _connects(real, "e2e-other-tenant", "probe", f"identity.{svc}", 8080)
+    # ... while the probe itself is not cut off: the API server's Service and the node answer it
+    api = "kubernetes.default.svc.cluster.local"
+    node_ip = json.loads(real.spbe("cluster", "status", "-o", "json").stdout)["real_node"]["ip"]
+    assert _connects(real, "e2e-other-tenant", "probe", api, 443)
+    assert _connects(real, "e2e-other-tenant", "probe", node_ip, realnode.KUBELET_PORT)
+    # only the ingress controller's namespace reaches the web components
+    assert _connects(real, "ingress-nginx", "controller", f"identity.{svc}", 8080)
+    assert _connects(real, "ingress-nginx", "controller", f"eoffice.{svc}", 8080)
+    assert not _connects(real, "ingress-nginx", "controller", f"database.{svc}", 5432)
+    # egress as the baseline says: e-office reaches its database and identity, nothing else
+    eoffice = ["-c", "eoffice"]
+    pod = real.kubectl("-n", TENANT, "get", "pods", "-l", "app.kubernetes.io/name=eoffice", "-o",
+                       "jsonpath={.items[0].metadata.name}")
+    assert _connects(real, TENANT, pod, "database", 5432, eoffice)
+    assert _connects(real, TENANT, pod, "identity", 8080, eoffice)
+    assert not _connects(real, TENANT, pod, "prometheus", 9090, eoffice)
+    assert not _connects(real, TENANT, pod, api, 443, eoffice)
+    assert not _connects(real, TENANT, pod, node_ip, realnode.KUBELET_PORT, eoffice)
