@@ -31,6 +31,12 @@ class RoleResult:
     detail: str = ""  # the end of Ansible's output when it failed, with every credential masked
 
 
+def _ansible_playbook() -> str:
+    """ansible-playbook of the environment spbe runs in (a virtualenv need not be activated), else PATH's."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    return str(beside) if beside.is_file() else (shutil.which("ansible-playbook") or "ansible-playbook")
+
+
 def _secret_values(value) -> list[str]:
     if isinstance(value, dict):
         return [s for v in value.values() for s in _secret_values(v)]
@@ -70,7 +76,7 @@ def run_plan(runs: list[RoleRun], progress: Callable[[str], None] = lambda _: No
             env = {**os.environ, "ANSIBLE_ROLES_PATH": str(roles_dir()), "ANSIBLE_NOCOLOR": "1",
                    **({"PATH": path_with(kubectl)} if kubectl else {}),
                    "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp")}
-            proc = subprocess.run([shutil.which("ansible-playbook") or "ansible-playbook", "-i", str(inventory),
+            proc = subprocess.run([_ansible_playbook(), "-i", str(inventory),
                                    str(playbook), "-e", f"@{variables}"],
                                   capture_output=True, text=True, env=env, timeout=1800)
             match = RECAP.search(proc.stdout)
