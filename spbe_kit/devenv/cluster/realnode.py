@@ -27,7 +27,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from pathlib import Path
 from spbe_kit.devenv.cluster import certs, cpuview, node_images, nodes, processes
 from spbe_kit.devenv.cluster.api import Api, ApiError, http_get
 from spbe_kit.devenv.cluster.kubeconfig import component_kubeconfig
-from spbe_kit.devenv.cluster.layout import SERVICE_CIDR, Layout
+from spbe_kit.devenv.cluster.layout import Layout
 from spbe_kit.errors import ClusterError
 
 Progress = Callable[[str], None]
@@ -671,16 +670,3 @@ def wipe(layout: Layout) -> None:
     paths = NodePaths.of(layout)
     _unmount_under(paths.root)
     shutil.rmtree(paths.root, ignore_errors=True)
-
-
-def port_free(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((ip, port))
-        except OSError:
-            return False
-    return True
-
-
-__all__ = ["NODE_NAME", "SERVICE_CIDR", "cleanup_host", "enabled", "prepare", "start", "status", "stop", "wipe"]
