@@ -71,27 +71,38 @@ def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdi
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     mounts: list[runc.Mount] = []
     files_root = workdir / f"{workload}-files"
+    def files_of(volume: dict) -> dict[str, str] | None:
+        """What kubelet would put in a ConfigMap, Secret or projected volume (honouring `items`); None otherwise."""
+        sources = volume["projected"]["sources"] if "projected" in volume else [volume]
+        if not all("configMap" in src or "secret" in src for src in sources):
+            return None
+        files: dict[str, str] = {}
+        for src in sources:
+            if "configMap" in src:
+                ref = src["configMap"]
+                data = state.get("ConfigMap", ref["name"]).body.get("data", {})
+                value = data.__getitem__
+            else:
+                ref = src["secret"]
+                name = ref.get("secretName") or ref["name"]
+                data = dict.fromkeys(set(values.get(name, {})) | _generated_keys(state, name))
+                value = lambda key, name=name: secret(name, key)  # noqa: E731
+            for item in ref.get("items") or [{"key": k, "path": k} for k in sorted(data)]:
+                files[item["path"]] = value(item["key"])
+        return files
+
     for mount in spec.get("volumeMounts", []):
         volume = volumes[mount["name"]]
-        if "configMap" in volume:
-            cm = state.get("ConfigMap", volume["configMap"]["name"]).body
+        files = files_of(volume)
+        if files is not None:
             folder = files_root / mount["name"]
             folder.mkdir(parents=True, exist_ok=True)
-            for key, text in cm.get("data", {}).items():
-                (folder / key).write_text(text)
-                (folder / key).chmod(0o444)
+            for path, text in files.items():
+                (folder / path).write_text(text)
+                (folder / path).chmod(0o444)
             folder.chmod(0o755)
-            mounts.append(runc.Mount(mount["mountPath"], folder, read_only=True))
-        elif "secret" in volume:
-            name = volume["secret"]["secretName"]
-            folder = files_root / mount["name"]
-            folder.mkdir(parents=True, exist_ok=True)
-            keys = set(values.get(name, {})) | _generated_keys(state, name)
-            for key in sorted(keys):
-                (folder / key).write_text(secret(name, key))
-                (folder / key).chmod(0o444)
-            folder.chmod(0o755)
-            mounts.append(runc.Mount(mount["mountPath"], folder, read_only=True))
+            source = folder / mount["subPath"] if mount.get("subPath") else folder
+            mounts.append(runc.Mount(mount["mountPath"], source, read_only=True))
         elif host_dirs and mount["name"] in host_dirs:
             mounts.append(runc.Mount(mount["mountPath"], host_dirs[mount["name"]]))
         else:  # emptyDir or a claim: a fresh writable tmpfs owned by the pod's user

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -102,18 +103,34 @@ def test_prometheus_is_ready_with_the_tenants_configuration(state, built, tmp_pa
 KEYCLOAK_HTTP = 18080  # e-office listens on 8080 too: on one host network, Keycloak moves aside
 
 
-def _create_database(superuser_url: str, name: str, password: str) -> None:
-    for sql in (f"create role {name} login password '{password}'", f"create database {name} owner {name}"):
-        result = _psql(superuser_url + "?sslmode=require", sql)
-        assert result.returncode == 0, result.stderr
+def _app_login(database, name: str) -> str:
+    """The password of the app's login role, which the image created at start from the mounted Secret."""
+    run, _ = database
+    password = run.secrets[f"database-{name}"]["password"]
+    url = f"postgresql://{name}:{password}@127.0.0.1:5432/{name}?sslmode=require"
+    assert _psql(url, "select current_user").stdout.strip() == name
+    return password
+
+
+def test_postgres_creates_the_apps_and_the_backup_jobs_login_roles_at_start(database):
+    """identity and e-office can log in on the tenant's first start, each only to its own database, and
+    the backup job's role reads everything: no configuration run has to come first."""
+    run, superuser_url = database
+    for app in ("identity", "eoffice"):
+        _app_login(database, app)
+    query = ("select string_agg(datname || '=' || coalesce(datacl::text, ''), ' ' order by datname) from pg_database "
+             "where datname in ('identity', 'eoffice')")
+    acl = _psql(superuser_url + "?sslmode=require", query).stdout.strip()
+    assert acl.count("=CTc/") == 2 and not re.search(r"[{,]=", acl), acl  # PUBLIC may not connect
+    backup = f"postgresql://spbe_backup:{run.secrets['database-backup']['password']}@127.0.0.1:5432/postgres"
+    granted = _psql(backup + "?sslmode=require", "select pg_has_role('pg_read_all_data', 'member')").stdout.strip()
+    assert granted == "t"
 
 
 @pytest.fixture(scope="module")
 def identity(state, built, database, tmp_path_factory):
     """The Keycloak image on the tenant's database, as the identity pod runs it."""
-    _, superuser_url = database
-    password = "identity-" + tmp_path_factory.mktemp("pw").name[-6:]
-    _create_database(superuser_url, "identity", password)
+    password = _app_login(database, "identity")
     run = start_like_pod(state, "identity", built("keycloak"), tmp_path_factory.mktemp("identity"),
                          secret_values={"database-identity": {"password": password}},
                          env_override={"KC_CACHE": "local", "KC_HTTP_PORT": str(KEYCLOAK_HTTP)})
@@ -235,8 +252,7 @@ def mayan(state, built, database, identity, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("eoffice")
     _, superuser_url = database
     tenant = state.tenant_id
-    eoffice_password = "eoffice-" + tmp_path.name[-6:]
-    _create_database(superuser_url, "eoffice", eoffice_password)
+    eoffice_password = _app_login(database, "eoffice")
     client_secret = "client-" + tmp_path.name[-6:]
     pod = state.get("Deployment", "eoffice").body["spec"]["template"]["spec"]["containers"][0]
     host = next(h["value"] for h in pod["readinessProbe"]["httpGet"]["httpHeaders"] if h["name"] == "Host")
