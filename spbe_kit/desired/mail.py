@@ -40,7 +40,8 @@ def build(ctx: TenantContext) -> list[Manifest]:
         image=ctx.catalog.image("mail"),
         ports={"smtp": PORT["mail-smtp"], "submission": PORT["mail-submission"], "imaps": PORT["mail-imaps"]},
         env={"MAIL_DOMAIN": ctx.spec.domain, "MAIL_HOSTNAME": ctx.host("mail"),
-             "MAIL_POSTMASTER_COPIES": ",".join(postmaster_recipients(ctx.spec)[1:])},
+             # only when there are copies: the API server stores an empty value as no value (drift otherwise)
+             **({"MAIL_POSTMASTER_COPIES": ",".join(copies)} if (copies := postmaster_recipients(ctx.spec)[1:]) else {})},
         mounts={"data": "/var/mail", "spool": "/var/spool/postfix", "run": "/run", "tmp": "/tmp",
                 "accounts": ACCOUNTS_DIR},
         read_only_mounts=frozenset({"accounts"}),

@@ -64,7 +64,7 @@ def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
                                                                  "postmaster": "postmaster-password"}
     mail_env = {e["name"]: e.get("value") for e in mail["containers"][0]["env"]}
     # the contact is inside the domain and has no mailbox here: postmaster@ gets no copy outside it
-    assert mail_env["MAIL_POSTMASTER_COPIES"] == ""
+    assert "MAIL_POSTMASTER_COPIES" not in mail_env
     # Mayan is configured as the administrator its pod creates (MAYAN_AUTOADMIN_*), through the port-forward
     eoffice = runs["eoffice"]
     assert (eoffice.host, eoffice.connection) == ("localhost", {"ansible_connection": "local"})
