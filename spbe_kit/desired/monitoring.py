@@ -45,10 +45,13 @@ def _dump(data: object) -> str:
 
 
 def prometheus_config(ctx: TenantContext) -> str:
-    """prometheus.yml: one job per component that exposes metrics."""
+    """prometheus.yml: one job per component that exposes metrics.
+
+    Every target carries the tenant label (as the spbe_monitoring role writes it): external labels
+    only reach series that leave Prometheus, and the tenant's own queries and alerts need it too."""
     present = workloads_of(ctx)
     jobs = [
-        {"job_name": name, "metrics_path": path, "static_configs": [{"targets": [f"{name}:{port}"]}]}
+        {"job_name": name, "metrics_path": path, "static_configs": [{"targets": [f"{name}:{port}"], "labels": {"tenant": ctx.spec.tenant_id}}]}
         for name, port, path in SCRAPE_TARGETS if name in present
     ]
     config = {

@@ -107,3 +107,19 @@ def test_the_mail_image_generates_what_verify_checks_on_its_writable_mounts():
     pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "run"]
     container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "run"]
     assert contract.mount_for("/run/spbe-mail/users", pod, container) is None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_scrape_target_carries_the_tenant_label_as_the_role_writes_it(version):
+    """External labels only reach series that leave Prometheus; the tenant's own queries, alerts and
+    `spbe verify` read the label on each target, which the spbe_monitoring role writes too."""
+    import yaml
+
+    spec = load_request(EXAMPLE)
+    state = desired_state(spec, load_catalog(version))
+    config = next(m for m in state.manifests if m.kind == "ConfigMap" and m.name == "prometheus-config")
+    jobs = yaml.safe_load(config.body["data"]["prometheus.yml"])["scrape_configs"]
+    assert jobs
+    assert all(sc["labels"] == {"tenant": spec.tenant_id} for job in jobs for sc in job["static_configs"]), jobs
+    role = (ROOT / "roles" / "spbe_monitoring" / "templates" / "etc" / "prometheus" / "prometheus.yml.j2").read_text()
+    assert "labels:\n          tenant: {{ spbe_monitoring_tenant }}" in role

@@ -82,6 +82,7 @@ def local_tenant(postgres_server, prometheus_server, mail_host, keycloak_server,
             "smtp_port": host.smtp_port, "submission_port": host.submission_port, "imaps_port": host.imaps_port,
             "listen_address": "127.0.0.1", "postfix_config_dir": v["spbe_mail_postfix_config_dir"],
             "dovecot_config_dir": v["spbe_mail_dovecot_config_dir"],
+            "users_file": f"{v['spbe_mail_dovecot_config_dir']}/users",
             "dkim_key_file": f"{v['spbe_mail_dkim_dir']}/spbe2026.private", "tls_key_file": v["spbe_mail_tls_key_file"]}},
         "monitoring": {"host": "local://", "facts": {
             "tenant": TENANT, "port": prometheus_server.port, "listen_address": "127.0.0.1",
