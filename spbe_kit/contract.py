@@ -464,6 +464,7 @@ def check(spec, catalog, state, plan) -> list[Violation]:
                     f"({write.task!r}) there: that file never reaches the component")))
 
     problems += _database_tls(catalog, state, plan)
+    problems += _trusted_certificates(state)
     problems += _verify_files(state, catalog, written, production_targets, CONTAINER)
     problems += _backup(state, plan)
     return problems
@@ -488,6 +489,24 @@ def _database_tls(catalog, state, plan) -> list[Violation]:
     if mount_for(key, pod, container) is None:
         return [Violation("tls", "database", f"the server's TLS key {key} is on no volume of the container")]
     return []
+
+
+#: environment variables naming the certificate files a client trusts
+TRUST_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "KC_TRUSTSTORE_PATHS")
+
+
+def _trusted_certificates(state) -> list[Violation]:
+    """A certificate a client is told to trust is on a volume of its container."""
+    problems = []
+    for manifest, pod, container in workload_containers(state):
+        env = _env(container)
+        provided = provided_by_volumes(state, pod, container)
+        for name in TRUST_ENV:
+            for path in filter(None, env.get(name, "").split(",")):
+                if path not in provided:
+                    problems.append(Violation("tls", manifest.component, (
+                        f"container {container['name']} trusts {path} ({name}), but no volume puts it there")))
+    return problems
 
 
 def _verify_files(state, catalog, written, production_targets, containers) -> list[Violation]:

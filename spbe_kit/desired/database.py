@@ -25,6 +25,10 @@ SECRETS_DIR = "/run/secrets/database"
 BACKUP_ROLE = "spbe_backup"
 BACKUP_SECRET = "database-backup"
 BACKUP_SECRETS_DIR = "/run/secrets/database-backup"
+#: the metrics exporter's login (pg_monitor only), from inside the pod over TLS
+MONITOR_ROLE = "spbe_monitor"
+MONITOR_SECRET = "database-monitor"
+MONITOR_SECRETS_DIR = "/run/secrets/database-monitor"
 
 #: rows per table ("schema.table|count", sorted), the same query at backup time and after the restore
 ROW_COUNTS = (
@@ -103,6 +107,8 @@ def pg_hba(spec: TenantSpec) -> str:
         "hostnossl all       all   ::/0       reject",
         *(f"hostssl   {app}  {app}  0.0.0.0/0  scram-sha-256" for app in app_databases(spec)),
         f"hostssl   all       {BACKUP_ROLE}  0.0.0.0/0  scram-sha-256",
+        "# the metrics exporter beside the server, in the same pod",
+        f"hostssl   postgres  {MONITOR_ROLE}  127.0.0.1/32  scram-sha-256",
         "# the superuser only from inside the pod (the spbe_database role comes in through a port-forward)",
         "hostssl   all       postgres  127.0.0.1/32  scram-sha-256",
         "hostssl   all       postgres  ::1/128       scram-sha-256",
@@ -110,9 +116,39 @@ def pg_hba(spec: TenantSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def login_roles(spec: TenantSpec) -> dict[str, str]:
-    """Role -> the generated Secret holding its password (key ``password``)."""
-    return {**{app: f"database-{app}" for app in app_databases(spec)}, BACKUP_ROLE: BACKUP_SECRET}
+def login_roles(spec: TenantSpec, with_monitor: bool = False) -> dict[str, str]:
+    """Role -> the generated Secret holding its password (key ``password``); the metrics exporter's
+    role only with the baseline image, which runs the exporter."""
+    return {**{app: f"database-{app}" for app in app_databases(spec)}, BACKUP_ROLE: BACKUP_SECRET,
+            **({MONITOR_ROLE: MONITOR_SECRET} if with_monitor else {})}
+
+
+def exports_metrics(ctx: TenantContext) -> bool:
+    """The baseline's own PostgreSQL image carries the metrics exporter (catalog 2026.11's upstream one does not)."""
+    return ctx.catalog.images["postgres"].recipe is not None
+
+
+def _exporter(ctx: TenantContext) -> dict[str, Any]:
+    """prometheus-postgres-exporter (Debian, in the baseline image) beside the server: pg_monitor's view of
+    it on METRICS_PORT, logged in as MONITOR_ROLE over TLS to 127.0.0.1 (the password from a file)."""
+    container = w.container(ctx, COMPONENT, w.ContainerSpec(
+        name="metrics",
+        image=ctx.catalog.image("postgres"),
+        command=["prometheus-postgres-exporter"],
+        args=[f"--web.listen-address=:{PORT['database-metrics']}", "--log.level=warn"],
+        ports={"metrics": PORT["database-metrics"]},
+        env={"DATA_SOURCE_URI": "127.0.0.1:5432/postgres?sslmode=require",
+             "DATA_SOURCE_USER": MONITOR_ROLE,
+             "DATA_SOURCE_PASS_FILE": f"{MONITOR_SECRETS_DIR}/password"},
+        mounts={"monitor": MONITOR_SECRETS_DIR},
+        read_only_mounts=frozenset({"monitor"}),
+        # its web server answers whether or not PostgreSQL does: the pod's readiness stays the server's
+        liveness=w.http_probe("/", "metrics"),
+        readiness=w.tcp_probe("metrics"),
+    ))
+    # a small helper: it does not share the server's size
+    container["resources"] = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
+    return container
 
 
 def app_databases(spec: TenantSpec) -> list[str]:
@@ -156,13 +192,19 @@ def _server(ctx: TenantContext) -> list[Manifest]:
         # creates them from these files), so identity and e-office start before any configuration run
         volumes["roles"] = {"projected": {"defaultMode": 0o440, "sources": [
             {"secret": {"name": secret, "items": [{"key": "password", "path": role}]}}
-            for role, secret in login_roles(ctx.spec).items()]}}
+            for role, secret in login_roles(ctx.spec, with_monitor=exports_metrics(ctx)).items()]}}
         container["volumeMounts"].append({"name": "roles", "mountPath": ROLES_DIR, "readOnly": True})
-    pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
+    containers = [container]
+    ports = {"postgres": (5432, PORT["database"])}
+    if exports_metrics(ctx):
+        containers.append(_exporter(ctx))
+        volumes["monitor"] = w.secret_volume(MONITOR_SECRET)
+        ports["metrics"] = (PORT["database-metrics"], PORT["database-metrics"])
+    pod = w.pod_spec(ctx, COMPONENT, containers, volumes)
     return [
         *hba,
         w.volume_claim(ctx, COMPONENT, "database-data", ctx.size(COMPONENT).storage or ""),
-        w.service(ctx, COMPONENT, COMPONENT, {"postgres": (5432, PORT["database"])}),
+        w.service(ctx, COMPONENT, COMPONENT, ports),
         w.service(ctx, COMPONENT, COMPONENT, {"postgres": (5432, PORT["database"])}, headless=True),
         w.statefulset(ctx, COMPONENT, COMPONENT, pod),
         w.disruption_budget(ctx, COMPONENT, COMPONENT),
@@ -234,4 +276,6 @@ def build(ctx: TenantContext) -> list[Manifest]:
     secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",)),
                w.generated_secret(ctx, COMPONENT, BACKUP_SECRET, ("password",))]
     secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx.spec)]
+    if exports_metrics(ctx):
+        secrets.append(w.generated_secret(ctx, COMPONENT, MONITOR_SECRET, ("password",)))
     return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *_backups(ctx)]

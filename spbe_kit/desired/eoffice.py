@@ -76,6 +76,14 @@ def _mayan(ctx: TenantContext) -> list[Manifest]:
     if with_mail:  # the tenant's mail accepts only logged-in senders on submission
         env = {"SPBE_SMTP_PASSWORD": w.secret_env(mail.ACCOUNTS_SECRET, mail.NOREPLY_KEY), **env,
                "MAYAN_EMAIL_HOST_USER": noreply_address(ctx.spec), "MAYAN_EMAIL_HOST_PASSWORD": "$(SPBE_SMTP_PASSWORD)"}
+    volumes: dict[str, dict] = {"data": w.claim_volume("eoffice-data"), "tmp": w.empty_dir("2Gi")}
+    mounts = {"data": MEDIA_ROOT, "tmp": "/tmp"}
+    if with_mail and smtp_host == mail.COMPONENT:
+        # STARTTLS to the tenant's mail server verifies its certificate (Django checks it against the
+        # default trust store): OpenSSL reads this file besides the system's certificate directory
+        volumes["mail-tls"] = mail.trust_volume()
+        mounts["mail-tls"] = mail.TRUST_DIR
+        env["SSL_CERT_FILE"] = mail.TRUST_FILE
     probe_host = [{"name": "Host", "value": host}]  # Django answers only its ALLOWED_HOSTS
     login = w.http_probe("/authentication/login/", "http")
     login["httpGet"]["httpHeaders"] = probe_host
@@ -84,22 +92,21 @@ def _mayan(ctx: TenantContext) -> list[Manifest]:
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="eoffice",
         image=ctx.catalog.image("eoffice"),
-        ports={"http": PORT["eoffice"]},
+        ports={"http": PORT["eoffice"], "metrics": PORT["eoffice-metrics"]},
         env=env,
-        mounts={"data": MEDIA_ROOT, "tmp": "/tmp"},
+        mounts=mounts,
+        read_only_mounts=frozenset({"mail-tls"}),
         startup=startup,
         liveness=login,
         readiness={**login, "periodSeconds": 5},
     ))
-    pod = w.pod_spec(ctx, COMPONENT, [container], {
-        "data": w.claim_volume("eoffice-data"),
-        "tmp": w.empty_dir("2Gi"),
-    })
+    pod = w.pod_spec(ctx, COMPONENT, [container], volumes)
     return [
         service_account(ctx, COMPONENT, COMPONENT),
         w.generated_secret(ctx, COMPONENT, "eoffice-oidc", ("client-secret",)),
         w.volume_claim(ctx, COMPONENT, "eoffice-data", ctx.size(COMPONENT).storage or ""),
-        w.service(ctx, COMPONENT, COMPONENT, {"http": (8080, PORT["eoffice"])}),
+        w.service(ctx, COMPONENT, COMPONENT, {"http": (8080, PORT["eoffice"]),
+                                              "metrics": (PORT["eoffice-metrics"], PORT["eoffice-metrics"])}),
         w.deployment(ctx, COMPONENT, COMPONENT, pod, [SECRET_ENV_WAIVER], recreate=True),
     ]
 

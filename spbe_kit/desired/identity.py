@@ -5,6 +5,7 @@ from __future__ import annotations
 from spbe_kit.desired import mail
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
+from spbe_kit.desired.eoffice import smtp_endpoint
 from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
@@ -30,6 +31,10 @@ def build(ctx: TenantContext) -> list[Manifest]:
     read_only = ctx.catalog.images["keycloak"].baseline_build
     with_vault = with_mail
     vault_env = {"KC_VAULT": "file", "KC_VAULT_DIR": VAULT_DIR} if with_vault else {}
+    # the realm's mail goes to the tenant's mail server with STARTTLS: Keycloak trusts its certificate
+    # besides the Java runtime's own (truststore-paths)
+    trusts_mail = with_mail and smtp_endpoint(ctx.spec)[0] == mail.COMPONENT
+    trust_env = {"KC_TRUSTSTORE_PATHS": mail.TRUST_FILE} if trusts_mail else {}
     container = w.container(ctx, COMPONENT, w.ContainerSpec(
         name="keycloak",
         image=ctx.catalog.image("keycloak"),
@@ -57,10 +62,11 @@ def build(ctx: TenantContext) -> list[Manifest]:
             "KC_CACHE": "ispn",
             "KC_CACHE_STACK": "jdbc-ping",
             **vault_env,
+            **trust_env,
         },
         mounts={"tmp": "/tmp", "data": "/opt/keycloak/data", **({"vault": VAULT_DIR} if with_vault else {}),
-                **({"realm": IMPORT_DIR} if read_only else {})},
-        read_only_mounts=frozenset({"vault", "realm"}),
+                **({"realm": IMPORT_DIR} if read_only else {}), **({"mail-tls": mail.TRUST_DIR} if trusts_mail else {})},
+        read_only_mounts=frozenset({"vault", "realm", "mail-tls"}),
         startup=w.http_probe("/health/started", "management", period=10, failures=60),
         liveness=w.http_probe("/health/live", "management"),
         readiness=w.http_probe("/health/ready", "management"),
@@ -72,6 +78,8 @@ def build(ctx: TenantContext) -> list[Manifest]:
         vault = w.secret_volume(mail.ACCOUNTS_SECRET)
         vault["secret"]["items"] = [{"key": mail.NOREPLY_KEY, "path": f"{ctx.spec.tenant_id}_{SMTP_PASSWORD_VAULT_KEY}"}]
         volumes["vault"] = vault
+    if trusts_mail:
+        volumes["mail-tls"] = mail.trust_volume()
     realm = []
     if read_only:
         volumes["realm"] = w.config_volume(REALM_CONFIG_MAP)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 GENERATED_KEYS_ANNOTATION = "spbe.go.id/generated-keys"
+#: the keys of a generated certificate's Secret: PEM certificate and PEM private key
+CERTIFICATE_KEYS = ("tls.crt", "tls.key")
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class Manifest:
     body: dict[str, Any]
     component: str
     generated_keys: tuple[str, ...] = ()
+    #: DNS names of the certificate the stack generates into this Secret's CERTIFICATE_KEYS (empty: none)
+    certificate_names: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:

@@ -13,6 +13,7 @@ from spbe_kit import yaml_emit
 from spbe_kit.catalog.quantity import parse_quantity
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
+from spbe_kit.desired.database import exports_metrics
 from spbe_kit.desired.model import Manifest
 from spbe_kit.desired.network import PORT, workloads_of
 from spbe_kit.desired.rbac import service_account
@@ -24,7 +25,9 @@ DASHBOARDS_OIDC_CALLBACK = "/oidc/callback"
 # (workload, port, metrics path) for what each component exposes.
 SCRAPE_TARGETS = [
     ("identity", PORT["identity-management"], "/metrics"),
-    ("eoffice", PORT["eoffice"], "/metrics"),
+    ("eoffice", PORT["eoffice-metrics"], "/metrics"),  # the image's gunicorn counts Mayan's requests
+    ("database", PORT["database-metrics"], "/metrics"),  # the exporter beside PostgreSQL (baseline image)
+    ("mail", PORT["mail-metrics"], "/metrics"),  # Dovecot's statistics (logins, deliveries)
     ("grafana", PORT["grafana"], "/metrics"),
     ("prometheus", PORT["prometheus"], "/metrics"),
 ]
@@ -44,6 +47,12 @@ def _dump(data: object) -> str:
     return yaml_emit.dump(data)
 
 
+def _scrape_host(workload: str) -> str:
+    """Prometheus scrapes itself on its own loopback (no network flow, no policy to allow it); the
+    others through their Service."""
+    return "localhost" if workload == "prometheus" else workload
+
+
 def prometheus_config(ctx: TenantContext) -> str:
     """prometheus.yml: one job per component that exposes metrics.
 
@@ -51,8 +60,9 @@ def prometheus_config(ctx: TenantContext) -> str:
     only reach series that leave Prometheus, and the tenant's own queries and alerts need it too."""
     present = workloads_of(ctx)
     jobs = [
-        {"job_name": name, "metrics_path": path, "static_configs": [{"targets": [f"{name}:{port}"], "labels": {"tenant": ctx.spec.tenant_id}}]}
-        for name, port, path in SCRAPE_TARGETS if name in present
+        {"job_name": name, "metrics_path": path,
+         "static_configs": [{"targets": [f"{_scrape_host(name)}:{port}"], "labels": {"tenant": ctx.spec.tenant_id}}]}
+        for name, port, path in SCRAPE_TARGETS if name in present and (name != "database" or exports_metrics(ctx))
     ]
     config = {
         "global": {"scrape_interval": "30s", "evaluation_interval": "30s", "external_labels": {"tenant": ctx.spec.tenant_id}},

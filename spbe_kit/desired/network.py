@@ -20,8 +20,8 @@ INTERNET = "internet"
 
 # Container ports (NetworkPolicies match pod ports, not Service ports).
 PORT = {
-    "identity-http": 8080, "identity-management": 9000, "database": 5432, "mail-smtp": 8025,
-    "mail-submission": 8587, "mail-imaps": 8993, "eoffice": 8080, "prometheus": 9090, "grafana": 3000,
+    "identity-http": 8080, "identity-management": 9000, "database": 5432, "database-metrics": 9187, "mail-smtp": 8025,
+    "mail-submission": 8587, "mail-imaps": 8993, "mail-metrics": 9900, "eoffice": 8080, "eoffice-metrics": 9102, "prometheus": 9090, "grafana": 3000,
     "dashboards": 8000,
     # Keycloak replicas' JGroups transport and its failure detection (FD_SOCK2: transport port + 50000)
     "identity-cluster": 7800, "identity-cluster-fd": 57800,
@@ -73,8 +73,10 @@ def flows(ctx: TenantContext) -> list[Flow]:
         Flow("dashboards", "identity", p["identity-http"], "dashboards sign users in by OIDC"),
         Flow("dashboards", "prometheus", p["prometheus"], "dashboards show Prometheus' consoles"),
         Flow("prometheus", "identity", p["identity-management"], "metrics"),
-        Flow("prometheus", "eoffice", p["eoffice"], "metrics"),
+        Flow("prometheus", "eoffice", p["eoffice-metrics"], "metrics"),
         Flow("prometheus", "grafana", p["grafana"], "metrics"),
+        Flow("prometheus", "mail", p["mail-metrics"], "metrics"),
+        Flow("prometheus", "database", p["database-metrics"], "metrics"),
         Flow("database-backup", "database", p["database"], "nightly dump"),
         Flow("mail", INTERNET, 25, "mail delivery to other domains"),
     ]
@@ -83,6 +85,8 @@ def flows(ctx: TenantContext) -> list[Flow]:
         table.append(Flow("eoffice", INTERNET, int(relay.rsplit(":", 1)[1]), "e-office sends through the pemda's relay"))
     if relay and not ctx.spec.has(Component.MAIL):
         table.append(Flow("identity", INTERNET, int(relay.rsplit(":", 1)[1]), "identity sends account mail through the pemda's relay"))
+    if ctx.catalog.images["postgres"].recipe is None:  # the upstream image runs no exporter beside the server
+        table = [f for f in table if f.port != p["database-metrics"]]
     present = set(workloads_of(ctx)) | {INGRESS_CONTROLLER, INTERNET}
     return [f for f in table if f.source in present and f.target in present]
 

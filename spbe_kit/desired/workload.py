@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spbe_kit.desired.context import TenantContext
-from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION, Manifest
+from spbe_kit.desired.model import CERTIFICATE_KEYS, GENERATED_KEYS_ANNOTATION, Manifest
 
 CHECKOV_SKIP_PREFIX = "checkov.io/skip"
 
@@ -234,6 +234,15 @@ def generated_secret(ctx: TenantContext, component: str, name: str, keys: tuple[
     meta = ctx.metadata(name, component, annotations={GENERATED_KEYS_ANNOTATION: ",".join(keys)})
     body = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque"}
     return Manifest(body, component, generated_keys=keys)
+
+
+def generated_certificate(ctx: TenantContext, component: str, name: str, dns_names: tuple[str, ...]) -> Manifest:
+    """A Secret holding a certificate for ``dns_names`` and its key, which the stack generates (self-signed:
+    the tenant's clients trust exactly this certificate; it never leaves the tenant)."""
+    keys = CERTIFICATE_KEYS
+    meta = ctx.metadata(name, component, annotations={GENERATED_KEYS_ANNOTATION: ",".join(keys)})
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque"}
+    return Manifest(body, component, generated_keys=keys, certificate_names=tuple(dns_names))
 
 
 def config_map(ctx: TenantContext, component: str, name: str, data: dict[str, str]) -> Manifest:

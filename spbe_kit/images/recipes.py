@@ -73,8 +73,9 @@ _PG_WRITABLE = ("/var/lib/postgresql/data", "/var/run/postgresql", "/tmp")
 POSTGRES = Recipe(
     name="postgres",
     repository="spbe/postgres",
-    summary="PostgreSQL 15 (Debian), TLS on by default",
-    packages=("postgresql-15", "postgresql-client-15", "openssl", "ca-certificates", "gzip", "findutils"),
+    summary="PostgreSQL 15 (Debian), TLS on by default; its Prometheus exporter for the pod's metrics container",
+    packages=("postgresql-15", "postgresql-client-15", "openssl", "ca-certificates", "gzip", "findutils",
+              "prometheus-postgres-exporter"),
     config=_config(("/usr/local/bin/spbe-postgres",), (5432,), _PG_WRITABLE,
                    env=("PGDATA=/var/lib/postgresql/data/pgdata",),
                    path_first="/usr/lib/postgresql/15/bin"),  # initdb, pg_ctl for the restore-check job
@@ -139,7 +140,7 @@ MAIL = Recipe(
     summary="Postfix + Dovecot + OpenDKIM (Debian), rootless: SMTP 8025, submission 8587 (TLS), IMAPS 8993",
     packages=("postfix", "dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "opendkim", "opendkim-tools",
               "fakeroot", "ca-certificates", "openssl", "netbase"),
-    config=_config(("/usr/local/bin/spbe-mail",), (8025, 8587, 8993), _MAIL_WRITABLE),
+    config=_config(("/usr/local/bin/spbe-mail",), (8025, 8587, 8993, 9900), _MAIL_WRITABLE),
     remove=("/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/ssl/certs/ssl-cert-snakeoil.pem",
             "/etc/dovecot/private/dovecot.key", "/etc/dovecot/private/dovecot.pem", "/etc/postfix/sasl_passwd",
             "/var/lib/postfix/prng_exch", "/var/lib/postfix/master.lock",
@@ -192,7 +193,7 @@ EOFFICE = Recipe(
         "/opt/mayan/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/mayan"
         " >/dev/null 2>&1 || true",
     ),
-    config=_config(("/usr/local/bin/spbe-eoffice",), (8080,), _EOFFICE_WRITABLE,
+    config=_config(("/usr/local/bin/spbe-eoffice",), (8080, 9102), _EOFFICE_WRITABLE,
                    env=("MAYAN_MEDIA_ROOT=/var/lib/mayan", "MAYAN_STATIC_ROOT=/opt/mayan/static",
                         "DJANGO_SETTINGS_MODULE=mayan.settings.production", "PYTHONDONTWRITEBYTECODE=1"),
                    path_first="/opt/mayan/bin", workdir="/var/lib/mayan"),

@@ -11,6 +11,7 @@ else, never printed, and their ``repr`` shows only names.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import secrets
 import string
@@ -18,7 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spbe_kit.desired.model import DesiredState
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from spbe_kit.desired.model import CERTIFICATE_KEYS, DesiredState, Manifest
 
 #: Pulumi's wire marker on secret values in an exported deployment (sdk/go/common/resource/sig).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -34,6 +40,51 @@ def new_password(length: int = LENGTH) -> str:
         value = "".join(secrets.choice(_ALPHABET) for _ in range(length))
         if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
             return value
+
+
+#: a generated certificate is valid this long, and made anew on an ``up`` this close to its end
+CERTIFICATE_DAYS = 825
+RENEW_BEFORE_DAYS = 30
+
+
+def new_certificate(names: tuple[str, ...], now: datetime.datetime | None = None) -> dict[str, str]:
+    """A self-signed server certificate for ``names`` (the first is its subject) and its P-256 key, as PEM."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CERTIFICATE_DAYS))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                     data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return {"tls.crt": cert.public_bytes(serialization.Encoding.PEM).decode(), "tls.key": pem_key.decode()}
+
+
+def certificate_still_good(values: Mapping[str, str], names: tuple[str, ...],
+                           now: datetime.datetime | None = None) -> bool:
+    """A recorded certificate is kept when it is for exactly ``names``, matches its key and is not near its end."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        cert = x509.load_pem_x509_certificate(values["tls.crt"].encode())
+        key = serialization.load_pem_private_key(values["tls.key"].encode(), password=None)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    except (KeyError, ValueError, TypeError, x509.ExtensionNotFound):
+        return False
+    same_key = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
+        key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    fresh = cert.not_valid_after_utc - now > datetime.timedelta(days=RENEW_BEFORE_DAYS)
+    return same_key and fresh and sorted(sans) == sorted(names)
 
 
 @dataclass(frozen=True)
@@ -120,6 +171,10 @@ def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],
         if not manifest.generated_keys:
             continue
         old = recorded.get(manifest.name, {})
+        if manifest.certificate_names:
+            values[manifest.name], made = _certificate(manifest, old, manifest.name in rotating)
+            new += made
+            continue
         keys: dict[str, str] = {}
         for key in manifest.generated_keys:
             if key in old and manifest.name not in rotating:
@@ -129,6 +184,13 @@ def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],
                 new.append(f"{manifest.name}/{key}")
         values[manifest.name] = keys
     return Credentials(values), new
+
+
+def _certificate(manifest: Manifest, old: Mapping[str, str], rotate: bool) -> tuple[dict[str, str], list[str]]:
+    """The recorded certificate while it is good, else a new one (and which keys are new)."""
+    if not rotate and certificate_still_good(old, manifest.certificate_names):
+        return {k: old[k] for k in CERTIFICATE_KEYS}, []
+    return new_certificate(manifest.certificate_names), [f"{manifest.name}/{k}" for k in CERTIFICATE_KEYS]
 
 
 def generated_secret_names(state: DesiredState) -> list[str]:

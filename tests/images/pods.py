@@ -2,7 +2,8 @@
 
 The pod's command/args, env, and volume mounts are taken from the desired state, so an image
 that does not honour the pod spec fails here: ConfigMap volumes become read-only files from the
-desired state's ConfigMaps, Secret volumes and secretKeyRef env values get fresh random values,
+desired state's ConfigMaps, Secret volumes and secretKeyRef env values get fresh random values
+(a generated certificate: a real one for its names),
 emptyDir and claims become tmpfs (or a host directory). Service names resolve to 127.0.0.1.
 """
 
@@ -20,6 +21,7 @@ from spbe_kit.desired.model import DesiredState
 from spbe_kit.devenv import runc
 from spbe_kit.images.build import BuiltImage
 from spbe_kit.request import parse_request
+from spbe_kit.stacks.credentials import new_certificate
 from spbe_kit.scaffold import new_request
 
 SERVICES = ("database", "identity", "mail", "eoffice", "prometheus", "grafana", "dashboards")
@@ -49,13 +51,17 @@ def _workload(state: DesiredState, name: str) -> dict[str, Any]:
 def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdir: Path,
                    secret_values: dict[str, dict[str, str]] | None = None,
                    host_dirs: dict[str, Path] | None = None, env_override: dict[str, str] | None = None,
-                   extra_mounts: list[runc.Mount] | None = None) -> PodRun:
-    """Run ``image`` as the desired state's ``workload`` pod would run its first container."""
+                   extra_mounts: list[runc.Mount] | None = None, container: str | None = None) -> PodRun:
+    """Run ``image`` as the desired state's ``workload`` pod would run its first container (or the
+    one named ``container``; the pod's containers share the host's network here, as in a pod)."""
     pod = _workload(state, workload)
-    spec = pod["containers"][0]
+    spec = next(c for c in pod["containers"] if c["name"] == container) if container else pod["containers"][0]
     values = {k: dict(v) for k, v in (secret_values or {}).items()}
 
     def secret(name: str, key: str) -> str:
+        names = _certificate_names(state, name)
+        if names and key not in values.get(name, {}):  # a certificate the stack generates: a real one
+            values.setdefault(name, {}).update(new_certificate(names))
         return values.setdefault(name, {}).setdefault(key, secrets.token_urlsafe(18))
 
     env: dict[str, str] = {}
@@ -116,6 +122,13 @@ def start_like_pod(state: DesiredState, workload: str, image: BuiltImage, workdi
     container = runc.start(Path(image.archive), image.tag, mounts=mounts, env=env, workdir=workdir,
                            args=args, replace_entrypoint=bool(spec.get("command")))
     return PodRun(container, values)
+
+
+def _certificate_names(state: DesiredState, secret_name: str) -> tuple[str, ...]:
+    try:
+        return state.get("Secret", secret_name).certificate_names
+    except KeyError:
+        return ()
 
 
 def _generated_keys(state: DesiredState, secret_name: str) -> set[str]:

@@ -112,6 +112,31 @@ def _app_login(database, name: str) -> str:
     return password
 
 
+def test_the_database_pods_exporter_shows_pg_monitors_view_on_the_scraped_port(state, built, database, tmp_path):
+    """The pod's metrics container (the exporter in the same image) logs in as spbe_monitor, whose role the
+    server created at start from the same Secret, over TLS, and serves PostgreSQL's figures."""
+    from spbe_kit.desired.database import MONITOR_ROLE, MONITOR_SECRET
+    from spbe_kit.desired.monitoring import SCRAPE_TARGETS
+
+    run, url = database
+    password = run.secrets[MONITOR_SECRET]["password"]
+    monitor = f"postgresql://{MONITOR_ROLE}:{password}@127.0.0.1:5432/postgres?sslmode=require"
+    assert _psql(monitor, "select pg_has_role(current_user, 'pg_monitor', 'member')").stdout.strip() == "t"
+    assert _psql(monitor.replace("/postgres?", "/identity?"), "select 1").returncode != 0  # its database only
+    exporter = start_like_pod(state, "database", built("postgres"), tmp_path, container="metrics",
+                              secret_values={MONITOR_SECRET: {"password": password}})
+    port = next(p for name, p, _ in SCRAPE_TARGETS if name == "database")
+    try:
+        _hardened(exporter.container)
+        metrics = runc.wait_until(lambda: (m := _http(f"http://127.0.0.1:{port}/metrics")[1]) and
+                                  _sample(m, "pg_up") == 1 and m, 60, exporter.container, "the exporter's pg_up 1")
+        assert _sample(metrics, "pg_stat_database_numbackends", datname="identity") >= 0
+        assert 'pg_stat_database_xact_commit{datid=' in metrics
+        # it got in: pg_hba admits spbe_monitor only over TLS from 127.0.0.1, so this was a TLS login
+    finally:
+        exporter.container.stop()
+
+
 def test_postgres_creates_the_apps_and_the_backup_jobs_login_roles_at_start(database):
     """identity and e-office can log in on the tenant's first start, each only to its own database, and
     the backup job's role reads everything: no configuration run has to come first."""
@@ -300,6 +325,34 @@ def test_eoffice_is_mayan_on_the_tenants_database_and_logs_in_through_keycloak(s
     assert int(tables.stdout.strip()) > 100, "Mayan did not create its schema in the tenant database"
     processes = mayan.run.container.exec("sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     assert "celery" in processes and "gunicorn" in processes and "redis-server" in processes
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus' text format (0 when absent)."""
+    import re
+
+    for line in metrics.splitlines():
+        found = re.match(rf"{name}(?:\{{(.*)\}})? ([0-9.eE+-]+)$", line)
+        if found and all(f'{k}="{v}"' in (found.group(1) or "") for k, v in labels.items()):
+            return float(found.group(2))
+    return 0.0
+
+
+def test_eoffice_counts_its_requests_for_prometheus_on_its_own_port(state, mayan):
+    """Mayan has no metrics: the image's gunicorn counts them, on the port the baseline scrapes (not 8080,
+    which the ingress publishes)."""
+    from spbe_kit.desired.monitoring import SCRAPE_TARGETS
+
+    port = next(p for name, p, _ in SCRAPE_TARGETS if name == "eoffice")
+    before = _sample(_http(f"http://127.0.0.1:{port}/metrics")[1], "eoffice_http_requests_total", method="GET", code="404")
+    for _ in range(3):
+        assert mayan.get("/no-such-page-e2e/")[0] == 404
+    status, metrics = _http(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    after = _sample(metrics, "eoffice_http_requests_total", method="GET", code="404")
+    assert after - before == 3, metrics[-1500:]
+    assert _sample(metrics, "eoffice_http_request_duration_seconds_count", method="GET") >= 3
+    assert mayan.get("/metrics")[0] == 404  # nothing of it on the published port
 
 
 def _eoffice_role(mayan: Mayan, check: bool = False):
@@ -572,6 +625,15 @@ def test_mail_submits_over_tls_only_signs_with_dkim_and_delivers_to_imaps(state,
         assert signed["Subject"] == "Surat Dinas 001"
         signature = signed["DKIM-Signature"]
         assert signature and f"d={domain}" in signature.replace(" ", "") and "s=spbe2026" in signature
+        # Dovecot's own statistics, on the port the baseline scrapes: the logins and the delivery above
+        from spbe_kit.desired.monitoring import SCRAPE_TARGETS
+
+        port = next(p for name, p, _ in SCRAPE_TARGETS if name == "mail")
+        status, metrics = _http(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200, metrics[:500]
+        assert _sample(metrics, "dovecot_auth_success_total") >= 2, metrics[-2000:]
+        assert _sample(metrics, "dovecot_auth_failure_total") >= 1, metrics[-2000:]
+        assert _sample(metrics, "dovecot_mail_delivery_total") >= 1, metrics[-2000:]
         record = (data / ".spbe" / "dkim" / "spbe2026.txt").read_text()
         public = "".join(part for part in record.split('"')[1::2])
 

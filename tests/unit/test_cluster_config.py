@@ -83,7 +83,11 @@ def test_a_starting_process_counts_as_exited_only_once_it_is_gone(tmp_path):
 
     record = processes.start(tmp_path / "run", "sleeper", ["sleep", "30"], tmp_path / "sleeper.log")
     try:
-        assert not processes.exited(record) and processes.alive(record)
+        assert not processes.exited(record)  # at once, even before the exec has happened
+        deadline = time.monotonic() + 5  # alive (its marker in the command line) once the exec is done
+        while not processes.alive(record) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes.alive(record)
     finally:
         processes.stop(tmp_path / "run", "sleeper")
     deadline = time.monotonic() + 5

@@ -123,3 +123,55 @@ def test_every_scrape_target_carries_the_tenant_label_as_the_role_writes_it(vers
     assert all(sc["labels"] == {"tenant": spec.tenant_id} for job in jobs for sc in job["static_configs"]), jobs
     role = (ROOT / "roles" / "spbe_monitoring" / "templates" / "etc" / "prometheus" / "prometheus.yml.j2").read_text()
     assert "labels:\n          tenant: {{ spbe_monitoring_tenant }}" in role
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_e_office_trusts_the_certificate_the_mail_server_serves(version):
+    """E-office's STARTTLS to `mail` verifies the server: it trusts the very certificate of the Secret
+    the mail container serves from, under a name the certificate is for."""
+    from spbe_kit.desired import mail
+
+    spec = load_request(EXAMPLE)
+    state = desired_state(spec, load_catalog(version))
+    pod, container = contract.container_of(state, "eoffice", "eoffice")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["MAYAN_EMAIL_HOST"], env["MAYAN_EMAIL_USE_TLS"]) == ("mail", "true")
+    trusted = contract.mount_for(env["SSL_CERT_FILE"], pod, container)
+    assert trusted.volume["secret"]["secretName"] == mail.TLS_SECRET
+    assert trusted.volume["secret"]["items"] == [{"key": "tls.crt", "path": "mail.crt"}]
+    assert env["MAYAN_EMAIL_HOST"] in state.get("Secret", mail.TLS_SECRET).certificate_names
+    mail_pod, mail_container = contract.container_of(state, "mail", "mail")
+    served = contract.mount_for(f"{mail.TLS_DIR}/tls.crt", mail_pod, mail_container)
+    assert served.volume["secret"]["secretName"] == mail.TLS_SECRET and not served.writable
+    # the check that catches a client trusting a file nothing mounts
+    container["env"] = [e if e["name"] != "SSL_CERT_FILE" else {**e, "value": "/etc/ssl/nowhere.crt"} for e in container["env"]]
+    assert any(v.rule == "tls" and "/etc/ssl/nowhere.crt" in v.detail for v in contract._trusted_certificates(state))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_database_exporter_logs_in_as_a_role_the_server_creates_and_admits(version):
+    """The exporter's role is among those the image creates at start, pg_hba admits it over TLS from the pod
+    only, and the scrape target exists exactly when the image carries the exporter."""
+    import yaml
+
+    from spbe_kit.desired import database
+
+    spec = load_request(EXAMPLE)
+    catalog = load_catalog(version)
+    state = desired_state(spec, catalog)
+    pod = state.get("StatefulSet", "database").body["spec"]["template"]["spec"]
+    jobs = {j["job_name"] for j in yaml.safe_load(
+        state.get("ConfigMap", "prometheus-config").body["data"]["prometheus.yml"])["scrape_configs"]}
+    if catalog.images["postgres"].recipe is None:  # the upstream image: no exporter in it
+        assert [c["name"] for c in pod["containers"]] == ["postgres"] and "database" not in jobs
+        return
+    exporter = next(c for c in pod["containers"] if c["name"] == "metrics")
+    env = {e["name"]: e["value"] for e in exporter["env"]}
+    assert env["DATA_SOURCE_USER"] == database.MONITOR_ROLE and "sslmode=require" in env["DATA_SOURCE_URI"]
+    assert contract.mount_for(env["DATA_SOURCE_PASS_FILE"], pod, exporter).volume["secret"]["secretName"] == database.MONITOR_SECRET
+    roles = next(v for v in pod["volumes"] if v["name"] == "roles")["projected"]["sources"]
+    assert {"name": database.MONITOR_SECRET, "items": [{"key": "password", "path": database.MONITOR_ROLE}]} in [s["secret"] for s in roles]
+    hba = state.get("ConfigMap", database.HBA_CONFIG_MAP).body["data"]["pg_hba.conf"]
+    assert [line.split() for line in hba.splitlines() if database.MONITOR_ROLE in line] == \
+        [["hostssl", "postgres", database.MONITOR_ROLE, "127.0.0.1/32", "scram-sha-256"]]
+    assert "database" in jobs and exporter["resources"]["requests"] == {"cpu": "20m", "memory": "32Mi"}

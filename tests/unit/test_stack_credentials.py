@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
+import ssl
 import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
 
 from spbe_kit.provision.backend_locks import LockStore, StackLock, redact_url
 from spbe_kit.stacks import credentials as creds
@@ -175,3 +181,59 @@ def test_only_an_orphan_on_this_host_is_waited_for():
         assert not StackLock("k", orphan, "ops", "another-host", "t").orphaned_here()
     finally:
         os.kill(orphan, 9)
+
+
+def _handshake(tls: dict[str, str], name: str):
+    """A TLS handshake over a socket pair: the server serves ``tls``, the client trusts only its certificate."""
+    import tempfile
+    import threading
+
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as d:
+        for key, value in tls.items():
+            (Path(d) / key).write_text(value)
+        server.load_cert_chain(Path(d) / "tls.crt", Path(d) / "tls.key")
+    client = ssl.create_default_context(cadata=tls["tls.crt"])
+    a, b = socket.socketpair()
+    served = threading.Thread(target=lambda: _quietly(lambda: server.wrap_socket(b, server_side=True).close()))
+    served.start()
+    try:
+        with client.wrap_socket(a, server_hostname=name) as conn:
+            return conn.getpeercert()["subject"]
+    finally:
+        a.close()
+        served.join(5)
+        b.close()
+
+
+def _quietly(action):
+    try:
+        action()
+    except (ssl.SSLError, OSError):
+        pass
+
+
+def test_the_mail_certificate_is_kept_and_made_anew_only_when_rotated_renamed_or_near_its_end(banyuwangi):
+    first, new = creds.resolve(banyuwangi, {})
+    assert {"mail-tls/tls.crt", "mail-tls/tls.key"} <= set(new)
+    tls = first.values["mail-tls"]
+    cert = x509.load_pem_x509_certificate(tls["tls.crt"].encode())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert sans == ["mail.banyuwangikab.go.id", "mail", "mail.kab-banyuwangi.svc", "mail.kab-banyuwangi.svc.cluster.local"]
+    # a client that trusts exactly this certificate (as e-office does) accepts it for the Service name
+    assert _handshake(tls, "mail") == ((("commonName", "mail.banyuwangikab.go.id"),),)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(tls, "identity")
+
+    again, new_again = creds.resolve(banyuwangi, first.values)
+    assert again.values["mail-tls"] == tls and new_again == []
+    rotated, new_rot = creds.resolve(banyuwangi, first.values, rotate=["mail-tls"])
+    assert rotated.values["mail-tls"]["tls.crt"] != tls["tls.crt"] and new_rot == ["mail-tls/tls.crt", "mail-tls/tls.key"]
+    # a certificate for other names, or one within RENEW_BEFORE_DAYS of its end, is replaced
+    names = banyuwangi.get("Secret", "mail-tls").certificate_names
+    assert not creds.certificate_still_good(creds.new_certificate(names[:1]), names)
+    old = creds.new_certificate(names, now=datetime.datetime.now(datetime.timezone.utc)
+                                - datetime.timedelta(days=creds.CERTIFICATE_DAYS - creds.RENEW_BEFORE_DAYS + 1))
+    assert creds.certificate_still_good(creds.new_certificate(names), names)
+    assert not creds.certificate_still_good(old, names)
+    assert not creds.certificate_still_good({"tls.crt": tls["tls.crt"], "tls.key": creds.new_certificate(names)["tls.key"]}, names)

@@ -57,6 +57,8 @@ def private(node, path: str, mode: int) -> tuple[bool, str]:
     f = node.file(path)
     if not f.exists:
         return False, f"{path} is missing"
+    if f.is_symlink:  # a mounted Secret's file is a link into its ..data directory: the target's mode counts
+        f = node.file(f.linked_to)
     if f.mode & 0o007:
         return False, f"{path} is readable by everyone (mode {f.mode:04o})"
     if f.mode & ~mode:

@@ -63,9 +63,8 @@ def test_dovecot_requires_tls_for_every_login(node, facts):
 def test_dkim_and_tls_keys_are_private(node, facts):
     ok, why = private(node, facts.dkim_key_file, 0o600)
     assert ok, why
-    key = node.file(facts.tls_key_file)
-    assert key.exists, f"{facts.tls_key_file} is missing"
-    assert not key.mode & 0o007, f"{facts.tls_key_file} is readable by everyone (mode {key.mode:04o})"
+    ok, why = private(node, facts.tls_key_file, 0o640)
+    assert ok, why
 
 
 def test_mailbox_password_hashes_are_not_world_readable(node, facts):
