@@ -127,9 +127,9 @@ def test_the_database_pods_exporter_shows_pg_monitors_view_on_the_scraped_port(s
                               secret_values={MONITOR_SECRET: {"password": password}})
     port = next(p for name, p, _ in SCRAPE_TARGETS if name == "database")
     try:
-        _hardened(exporter.container)
         metrics = runc.wait_until(lambda: (m := _http(f"http://127.0.0.1:{port}/metrics")[1]) and
                                   _sample(m, "pg_up") == 1 and m, 60, exporter.container, "the exporter's pg_up 1")
+        _hardened(exporter.container)
         assert _sample(metrics, "pg_stat_database_numbackends", datname="identity") >= 0
         assert 'pg_stat_database_xact_commit{datid=' in metrics
         # it got in: pg_hba admits spbe_monitor only over TLS from 127.0.0.1, so this was a TLS login
