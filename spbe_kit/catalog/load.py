@@ -43,6 +43,20 @@ def load_catalog(version: str | None = None, registry: str | None = None) -> Cat
     return _load(version or latest_version()).with_registry(registry)
 
 
+def catalog_for(spec, version: str | None = None, registry: str | None = None) -> Catalog:
+    """The catalog a tenant runs: the version its request pins (``spec.catalogVersion``), else ``version``,
+    else the newest. A pin and a different ``version`` contradict each other: nothing is guessed."""
+    pin = getattr(spec, "catalog_version", None)
+    if pin and version and version != pin:
+        raise CatalogError(
+            f"tenant {spec.tenant_id} pins catalog {pin} in its request (spec.catalogVersion), not {version}",
+            f"leave out --catalog-version, or change spec.catalogVersion in the request to {version}")
+    if pin and pin not in available_versions():
+        raise CatalogError(f"tenant {spec.tenant_id} pins catalog {pin} (spec.catalogVersion), which this spbe-kit "
+                           "does not ship", "available: " + ", ".join(available_versions()))
+    return load_catalog(pin or version, registry)
+
+
 @lru_cache(maxsize=8)
 def _load(version: str) -> Catalog:
     if version not in available_versions():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from spbe_kit.catalog import load_catalog
+from spbe_kit.catalog.load import catalog_for
 from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, emit_json, output_option, table, warn
 from spbe_kit.desired import desired_state
 from spbe_kit.render import write_manifests
@@ -83,7 +83,7 @@ def tenant() -> None:
 def render(request_file: Path, out: Path, version: str | None, registry: str | None, output: str) -> None:
     """Write every Kubernetes object of a tenant as YAML (same input, byte-identical output)."""
     spec = load_request(request_file)
-    catalog = load_catalog(version, registry)
+    catalog = catalog_for(spec, version, registry)
     state = desired_state(spec, catalog)
     files = write_manifests(state, out)
     _warn_placeholders(state, catalog)
@@ -107,7 +107,7 @@ def preview(request_file, version, registry, kubeconfig, context, backend, secre
 
     spec = load_request(request_file)
     _engine_ready()
-    result = runner.preview(spec, load_catalog(version, registry), _settings(kubeconfig, context, backend, secrets_provider), _progress)
+    result = runner.preview(spec, catalog_for(spec, version, registry), _settings(kubeconfig, context, backend, secrets_provider), _progress)
     if output == "json":
         emit_json(result.to_dict())
     else:
@@ -133,7 +133,7 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     from spbe_kit.provision import runner
 
     spec = load_request(request_file)  # invalid: exit 1 before anything is touched
-    catalog = load_catalog(version, registry)
+    catalog = catalog_for(spec, version, registry)
     settings = _settings(kubeconfig, context, backend, secrets_provider)
     _engine_ready()
     result = runner.up(spec, catalog, settings, _progress, always_run_engine=always_run_engine)
@@ -254,7 +254,7 @@ def configure(request_file, version, registry, kubeconfig, context, no_verify, o
     from spbe_kit.kubeclient import resolve_kubeconfig
 
     spec = load_request(request_file)
-    catalog = load_catalog(version, registry)
+    catalog = catalog_for(spec, version, registry)
     outcome = configure_tenant(spec, catalog, resolve_kubeconfig(kubeconfig), context, _progress, verify=not no_verify)
     if output == "json":
         emit_json(outcome.to_dict())

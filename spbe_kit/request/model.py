@@ -90,6 +90,8 @@ class TenantSpecModel(_Strict):
     tier: Tier
     components: ComponentsModel
     backup: BackupModel | None = None
+    #: a pin: this tenant stays on this catalog version whatever a rollout targets
+    catalog_version: StrictStr | None = Field(default=None, alias="catalogVersion")
 
 
 class TenantRequestModel(_Strict):

@@ -24,6 +24,7 @@ MAX_RETENTION_DAYS = 3650
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 HOST_PORT = re.compile(r"^[a-z0-9.-]+:\d{1,5}$")
+CATALOG_VERSION = re.compile(r"^\d{4}\.\d{2}$")
 _CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
@@ -31,7 +32,17 @@ _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midni
 def check_request(req: TenantRequestModel) -> list[FieldProblem]:
     """All rule violations in a request whose shape is already valid."""
     spec = req.spec
-    return check_parts(req.metadata.name, spec.pemda, spec.domain, spec.contacts, spec.components, spec.backup)
+    problems = check_parts(req.metadata.name, spec.pemda, spec.domain, spec.contacts, spec.components, spec.backup)
+    return problems + check_catalog_version(spec.catalog_version)
+
+
+def check_catalog_version(value: object) -> list[FieldProblem]:
+    """A pinned catalog version (spec.catalogVersion) looks like one; whether it is shipped is checked where
+    a catalog is loaded."""
+    if value is None or (isinstance(value, str) and CATALOG_VERSION.match(value)):
+        return []
+    return [FieldProblem("spec.catalogVersion", f"{value!r} is not a catalog version",
+                         "a version as `spbe catalog show` names it, e.g. 2026.11; leave it out to follow rollouts")]
 
 
 def check_parts(name: str | None, pemda: PemdaModel | None, domain: str | None, contacts: list[ContactModel] | None,

@@ -54,6 +54,8 @@ class TenantSpec:
     components: frozenset[Component]
     backup: BackupRequest
     eoffice: EofficeOptions = EofficeOptions()
+    #: the catalog version the request pins (None: whatever the operator rolls out)
+    catalog_version: str | None = None
     #: the request text as the pemda wrote it (no secrets in it); kept with the tenant's stack
     request_text: str = field(default="", compare=False, repr=False)
 

@@ -22,7 +22,7 @@ from spbe_kit.request.model import (
     PemdaModel,
     TenantRequestModel,
 )
-from spbe_kit.request.rules import check_parts, check_request
+from spbe_kit.request.rules import check_catalog_version, check_parts, check_request
 from spbe_kit.request.spec import BackupRequest, Contact, EofficeOptions, Pemda, TenantSpec
 from spbe_kit.request.yaml_source import YamlDocument, YamlProblem, parse_yaml
 
@@ -55,7 +55,9 @@ def parse_request(text: str | bytes, source: str = "<request>") -> TenantSpec:
         shape = _from_pydantic(exc, doc)
         # the parts whose shape is fine still get their rule checks: every problem in one run
         taken = {p.path for p in shape}
-        rules = [_with_line(p, doc) for p in check_parts(*_valid_parts(doc.data)) if p.path not in taken]
+        spec_data = doc.data.get("spec") if isinstance(doc.data.get("spec"), dict) else {}
+        rules = [_with_line(p, doc) for p in check_parts(*_valid_parts(doc.data)) + check_catalog_version(
+            spec_data.get("catalogVersion")) if p.path not in taken]
         raise RequestInvalid(source, shape + rules) from None
     problems = [_with_line(p, doc) for p in check_request(model)]
     if problems:
@@ -116,6 +118,7 @@ def _to_spec(model: TenantRequestModel) -> TenantSpec:
             retention_days=backup.retention_days if backup else None,
         ),
         eoffice=EofficeOptions(mail_relay=eoffice.mail_relay if eoffice else None),
+        catalog_version=spec.catalog_version,
     )
 
 

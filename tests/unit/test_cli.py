@@ -191,12 +191,12 @@ def _with_placeholder(catalog, name: str):
 def test_render_warns_loudly_about_placeholder_images(tmp_path, monkeypatch):
     from spbe_kit.cli import tenant as tenant_cli
 
-    real = tenant_cli.load_catalog
-    monkeypatch.setattr(tenant_cli, "load_catalog", lambda *a, **k: _with_placeholder(real(*a, **k), "eoffice"))
+    real = tenant_cli.catalog_for
+    monkeypatch.setattr(tenant_cli, "catalog_for", lambda *a, **k: _with_placeholder(real(*a, **k), "eoffice"))
     result = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path])
     assert "WARNING: 1 image(s) of tenant kab-banyuwangi are PLACEHOLDERS" in result.stderr
     assert "eoffice" in result.stderr
-    monkeypatch.setattr(tenant_cli, "load_catalog", real)
+    monkeypatch.setattr(tenant_cli, "catalog_for", real)
     newest = invoke_assert_code(0, ["tenant", "render", EXAMPLE, "--out-dir", tmp_path / "new"])
     assert "PLACEHOLDERS" not in newest.stderr  # every shipped catalog: each image is built or mirrored
 
