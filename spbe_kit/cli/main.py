@@ -12,6 +12,7 @@ from spbe_kit import __version__
 from spbe_kit.cli.catalog import catalog
 from spbe_kit.cli.drift import drift
 from spbe_kit.cli.engine import engine
+from spbe_kit.cli.fleet import fleet
 from spbe_kit.cli.images import images
 from spbe_kit.cli.output import EXIT_ERROR, problem_lines
 from spbe_kit.cli.request import request
@@ -69,6 +70,7 @@ cli.add_command(engine)
 cli.add_command(drift)
 cli.add_command(verify)
 cli.add_command(images)
+cli.add_command(fleet)
 
 
 def _add_optional_commands() -> None:

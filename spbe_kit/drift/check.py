@@ -100,9 +100,13 @@ def _catalog_for(spec: TenantSpec, snapshot: Snapshot, registry: str | None) -> 
 
 
 def check_tenant(spec: TenantSpec, snapshot: Snapshot, hash_key: bytes, previous: dict[str, dict[str, str]] | None,
-                 registry: str | None = None) -> TenantResult:
-    """Every finding for one tenant (pure over the snapshot)."""
-    catalog, recorded = _catalog_for(spec, snapshot, registry)
+                 registry: str | None = None, catalog: Any = None) -> TenantResult:
+    """Every finding for one tenant (pure over the snapshot), against the catalog recorded on its namespace
+    or, given ``catalog``, against that one (what a move onto it would change)."""
+    if catalog is None:
+        catalog, recorded = _catalog_for(spec, snapshot, registry)
+    else:
+        recorded = catalog.version
     state: DesiredState = desired_state(spec, catalog)
     result = TenantResult(spec.tenant_id, recorded or catalog.version)
     if spec.tenant_id not in snapshot.namespaces and "Namespace" not in snapshot.forbidden:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "spbe_kit"
-DOMAIN = ["request", "catalog", "desired", "stacks", "provision", "drift", "configure", "verify", "engine", "contract.py",
+DOMAIN = ["request", "catalog", "desired", "stacks", "provision", "drift", "configure", "verify", "engine", "fleet", "contract.py",
           "health.py", "kubeclient.py", "kubectl.py", "regions.py", "render.py", "scaffold.py", "roles.py"]
 
 #: (module or package, packages it must never import)

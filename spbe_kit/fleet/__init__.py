@@ -1,0 +1,1 @@
+"""Rolling a catalog version over a fleet of tenants: plan, waves, health gates, rollback, journal."""
