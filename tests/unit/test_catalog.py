@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from spbe_kit.catalog import available_versions, load_catalog
@@ -104,3 +106,21 @@ def test_a_catalog_names_exactly_one_dashboards_image_with_a_size_in_every_tier(
     neither = catalog.model_copy(update={"images": {k: v for k, v in catalog.images.items() if k != dashboards}})
     with pytest.raises(CatalogError, match="grafana or dashboards"):
         check_catalog(neither)
+
+
+@pytest.mark.parametrize("version", available_versions())
+@pytest.mark.parametrize("tier", ["small", "medium", "large"])
+def test_every_volume_of_every_tier_has_a_size_in_every_catalog(version, tier):
+    """A claim without a size is refused by the API server: catalog 2026.11 once gave e-office's none, so no
+    2026.11 tenant with e-office could be created (found by the fleet rollout's integration test)."""
+    from spbe_kit.desired import desired_state
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    spec = dataclasses.replace(spec, tier=Tier(tier))
+    claims = [m for m in desired_state(spec, load_catalog(version)).manifests if m.kind == "PersistentVolumeClaim"]
+    assert claims
+    for claim in claims:
+        size = claim.body["spec"]["resources"]["requests"]["storage"]
+        assert size and parse_quantity(size) > 0, f"{version} {tier}: {claim.name} has no size"
