@@ -53,7 +53,8 @@ def _show_plan(result) -> None:
     rows = []
     for wave, members in result.waves():
         for t in members:
-            note = ", ".join(x for x in (f"pinned {t.pinned}" if t.pinned else "", f"held: {t.held}" if t.held else "") if x)
+            note = ", ".join(x for x in (f"pinned {t.pinned}" if t.pinned else "", f"held: {t.held}" if t.held else "",
+                                          "PREVIEW FAILED (rendered changes shown)" if t.preview_error else "") if x)
             rows.append([wave.name, t.tenant, t.current or "-", t.target, t.action, str(t.changes) if t.rolls else "", note])
     for t in result.tenants:
         if t.wave is None:
@@ -77,8 +78,9 @@ def plan_cmd(folder, target, precise, workers, kubeconfig, context, backend, sec
     result = _plan(folder, target, _settings(kubeconfig, context, backend, secrets_provider), precise, workers)
     if output == "json":
         emit_json(result.to_dict())
-        return
-    _show_plan(result)
+    else:
+        _show_plan(result)
+    raise SystemExit(EXIT_FAIL if any(t.preview_error for t in result.tenants) else EXIT_SUCCESS)
 
 
 def _finish(run_status, output: str) -> None:

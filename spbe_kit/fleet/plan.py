@@ -83,6 +83,7 @@ class TenantPlan:
     wave: str | None = None
     action: str = ""  # create | upgrade | downgrade | converge | unchanged | hold | no-wave
     changes: Changes = field(default_factory=Changes)
+    preview_error: str | None = None  # --precise: the engine's preview of this tenant failed (changes stay rendered)
 
     @property
     def rolls(self) -> bool:
@@ -262,7 +263,13 @@ def precise(fleet_plan: FleetPlan, folder: Path, settings, workers: int = 4, pro
     rolling = [t for t in fleet_plan.tenants if t.rolls and t.current is not None]
 
     def one(entry: TenantPlan) -> None:
-        result = runner.preview(specs[entry.tenant], catalog_for(specs[entry.tenant], entry.target), settings)
+        try:
+            result = runner.preview(specs[entry.tenant], catalog_for(specs[entry.tenant], entry.target), settings)
+        except SpbeError as exc:  # one tenant's failure is shown with it; the others are still previewed
+            entry.preview_error = exc.message
+            if progress:
+                progress(f"preview of {entry.tenant} failed: {exc.message.splitlines()[0][:300]}")
+            return
         c = result.changes
         entry.changes = Changes(c.get("create", 0), c.get("update", 0), c.get("replace", 0), c.get("delete", 0))
         if progress:

@@ -268,12 +268,17 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
         credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
         program = tenant_program(state, lambda: credentials, cluster_server(settings.kubeconfig, settings.context),
                                  settings.context, spec.request_text, registry=catalog.registry_override)
+        # a volume the target catalog retires is protected in the state: `up` unprotects it first and the
+        # engine deletes it; a preview may not touch the state, so it leaves it out and counts its deletion
+        retiring = [urn for urn, _, _ in preflight.retired_volumes(state, deployment, catalog.retired_volumes)]
         try:
             result = stack.preview(program=program, refresh=refresh and bool(deployment.get("resources")),
-                                   on_event=printer, color="never", suppress_outputs=True)
+                                   on_event=printer, color="never", suppress_outputs=True, exclude=retiring or None)
         except (auto.CommandError, auto.ConcurrentUpdateError) as exc:
             raise _fail("preview", spec.tenant_id, exc, printer) from None
     changes = {str(k.value if hasattr(k, "value") else k): int(v) for k, v in result.change_summary.items()}
+    if retiring:
+        changes["delete"] = changes.get("delete", 0) + len(retiring)
     return RunResult(spec.tenant_id, "preview", changes, time.monotonic() - start)
 
 

@@ -105,6 +105,13 @@ def test_the_plan_shows_pins_holds_and_what_the_move_changes(fleet):
     assert plan[PILOT]["changes"]["create"] > 0 and plan[PILOT]["changes"]["delete"] > 0
     assert (plan[PINNED]["target"], plan[PINNED]["action"]) == ("2026.11", "unchanged")
     assert (plan[HELD]["action"], plan[HELD]["held"]) == ("hold", "pemda asked to wait until its audit ends")
+    # the engine's own previews agree on the direction of each change (Grafana's retired volume included)
+    precise = fleet("plan", str(fleet.folder), "--to", "2026.12", "--precise", "-o", "json")
+    assert precise.returncode == 0, precise.stderr[-3000:]
+    engine = {t["tenant"]: t for t in json.loads(precise.stdout)["tenants"]}
+    assert engine[PILOT]["preview_error"] is None
+    assert engine[PILOT]["changes"]["create"] > 0 and engine[PILOT]["changes"]["delete"] > 0
+    assert engine[PILOT]["changes"]["update"] > 0
 
 
 def test_a_pilot_that_fails_its_gate_halts_the_rollout_and_is_rolled_back(fleet, api_client):
