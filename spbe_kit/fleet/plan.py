@@ -259,8 +259,11 @@ def precise(fleet_plan: FleetPlan, folder: Path, settings, workers: int = 4, pro
     """The same plan with each rolling tenant's changes from a real engine preview (in parallel)."""
     from spbe_kit.provision import runner
 
+    from spbe_kit.stacks.kinds import preload
+
     specs = {s.tenant_id: s for _, s in load_fleet(folder)}
     rolling = [t for t in fleet_plan.tenants if t.rolls and t.current is not None]
+    preload()  # previews run in parallel threads of this process (see preload)
 
     def one(entry: TenantPlan) -> None:
         try:

@@ -235,6 +235,10 @@ def _wave(run: journal.Run, engine: Engine, wave: Wave, members: list[TenantPlan
     progress(f"wave {wave.name}: {len(todo)} of {len(members)} tenant(s), {wave.max_parallel} at a time, "
              f"{allowed} failure(s) allowed")
     failures = state.failures(wave.name)
+    if todo and wave.max_parallel > 1:
+        from spbe_kit.stacks.kinds import preload
+
+        preload()  # the engine runs in this process: its lazy imports must not race between tenants
     lock = threading.Lock()
     pending: set[Future] = set()
     queue = list(todo)

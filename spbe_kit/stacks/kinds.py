@@ -45,3 +45,29 @@ def resource_class(api_version: str, kind: str) -> type[Any]:
 def constructor_args(body: dict[str, Any]) -> dict[str, Any]:
     """The body's top-level fields as keyword args (roleRef -> role_ref); apiVersion/kind are implied."""
     return {_CAMEL.sub("_", key).lower(): value for key, value in body.items() if key not in ("apiVersion", "kind")}
+
+
+#: the API groups whose types the tenant program builds (object metadata included)
+_GROUPS_USED = ("meta", "core", "apps", "batch", "networking", "rbac", "policy")
+
+
+def preload() -> None:
+    """Load the pulumi-kubernetes modules the tenant program uses, now, in the calling thread.
+
+    pulumi-kubernetes imports its API groups lazily, and that lazy load is not thread-safe: a module
+    is marked loaded before its body has run, so a second thread building resources at the same
+    moment finds it empty ("module 'pulumi_kubernetes.meta.v1' has no attribute 'ObjectMetaArgs'",
+    seen when `spbe fleet` ran four tenants' `up` in parallel). Call before starting parallel runs.
+    """
+    import sys
+
+    assert k8s.meta.v1.ObjectMetaArgs and k8s.meta.v1.outputs.ObjectMeta and k8s.Provider
+    for _ in range(5):  # loading one module may register further lazy ones
+        lazy = [m for name, m in list(sys.modules.items())
+                if type(m).__name__ == "_LazyModule" and name.startswith("pulumi_kubernetes.")
+                and name.split(".")[1] in _GROUPS_USED and name.count(".") <= 2
+                and (name.count(".") == 1 or name.rsplit(".", 1)[1] == "v1")]
+        if not lazy:
+            return
+        for module in lazy:
+            getattr(module, "__all__", None)  # any attribute outside the introspection ones loads it

@@ -261,3 +261,19 @@ def test_the_cli_refuses_a_bad_fleet_before_reading_any_cluster(tmp_path, monkey
     assert none.exit_code == 0 and json.loads(none.output) == []
     missing = CliRunner().invoke(cli, ["fleet", "status", "20261201T000000Z-abcdef"])
     assert missing.exit_code == 2 and "no fleet rollout run" in missing.output
+
+
+def test_the_engine_modules_are_loaded_before_tenants_run_in_parallel():
+    """pulumi-kubernetes' lazy imports race between threads (a CI run of the fleet test failed on
+    `pulumi_kubernetes.meta.v1 has no attribute ObjectMetaArgs`): preload leaves none of the modules the
+    tenant program uses lazy."""
+    import sys
+
+    from spbe_kit.stacks.kinds import _GROUPS_USED, preload
+
+    preload()
+    lazy = [name for name, m in sys.modules.items() if type(m).__name__ == "_LazyModule"
+            and name.startswith("pulumi_kubernetes.") and name.split(".")[1] in _GROUPS_USED
+            and (name.count(".") == 1 or name.endswith(".v1"))]
+    assert lazy == []
+    assert "pulumi_kubernetes.meta.v1" in sys.modules and hasattr(sys.modules["pulumi_kubernetes.meta.v1"], "ObjectMetaArgs")
