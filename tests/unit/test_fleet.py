@@ -179,6 +179,11 @@ def test_a_pilot_that_fails_its_gate_halts_the_rollout_and_is_rolled_back(tmp_pa
     assert {t.tenant: t.outcome for t in s.tenants} == {
         "kab-banyuwangi": "rolled-back", "kota-bandung": "untouched", "prov-jawa-timur": "untouched"}
     assert s.status == "halted" and "pilot" in s.halted
+    # the report says why, under its own label (it was once overwritten by the status word "halted")
+    import html
+
+    assert f"<dt>Halted because</dt><dd>{html.escape(s.halted)}</dd>" in report.as_html(s)
+    assert "<dt>Dihentikan karena</dt>" in report.as_html(s, "id")
 
 
 def test_a_killed_run_resumes_without_running_finished_tenants_again(tmp_path, monkeypatch):
