@@ -108,3 +108,8 @@ class DestroyRefused(SpbeError):
 
 class DriftError(SpbeError):
     """A drift check could not run (cluster unreachable, requests missing, bad options)."""
+
+
+class BackupError(SpbeError):
+    """The backup store or a tenant's backup repository cannot do what was asked (unreachable, refused,
+    missing, or a restore that does not match what the backup recorded)."""

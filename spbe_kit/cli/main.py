@@ -9,6 +9,7 @@ import traceback
 import click
 
 from spbe_kit import __version__
+from spbe_kit.cli.backup import backup
 from spbe_kit.cli.catalog import catalog
 from spbe_kit.cli.drift import drift
 from spbe_kit.cli.engine import engine
@@ -71,6 +72,7 @@ cli.add_command(drift)
 cli.add_command(verify)
 cli.add_command(images)
 cli.add_command(fleet)
+cli.add_command(backup)
 
 
 def _add_optional_commands() -> None:

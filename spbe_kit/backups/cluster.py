@@ -1,0 +1,37 @@
+"""A tenant's PostgreSQL in the cluster, reached from the platform: a port-forward and the superuser's Secret."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from spbe_kit.backups.postgres import Server
+from spbe_kit.configure.reach import _Kubectl
+from spbe_kit.errors import BackupError
+from spbe_kit.kubeclient import api_client
+from spbe_kit.kubectl import require_kubectl
+from spbe_kit.paths import local_kubeconfig
+
+SUPERUSER_SECRET = "database-superuser"
+
+
+@contextmanager
+def tenant_server(namespace: str, kubeconfig: Path | None = None, context: str | None = None) -> Iterator[Server]:
+    """The tenant's PostgreSQL on a local port, logged in as its superuser over TLS (never printed)."""
+    kubeconfig = kubeconfig or local_kubeconfig()
+    core = client.CoreV1Api(api_client(kubeconfig, context))
+    try:
+        secret = core.read_namespaced_secret(SUPERUSER_SECRET, namespace)
+    except ApiException as exc:
+        raise BackupError(f"cannot read {namespace}/{SUPERUSER_SECRET}: HTTP {exc.status} {exc.reason}",
+                          hint="is the namespace a tenant with a database, and may you read its Secrets?") from None
+    password = base64.b64decode((secret.data or {}).get("password", "")).decode()
+    with _Kubectl(require_kubectl(), kubeconfig, context, namespace).port_forward("database", 5432) as port:
+        if port is None:
+            raise BackupError(f"cannot reach the database of {namespace} (kubectl port-forward to svc/database failed)")
+        yield Server(host="127.0.0.1", port=port, user="postgres", password=password, sslmode="require")

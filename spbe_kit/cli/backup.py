@@ -1,0 +1,145 @@
+"""`spbe backup`: a tenant's backups in the platform's store -- list, drill (verify), restore, prune, drills."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from spbe_kit.cli.output import EXIT_FAIL, EXIT_SUCCESS, emit_json, output_option, table, warn
+
+_tenant = click.argument("tenant")
+_at = click.option("--at", "at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+                   default=None, help="The newest backup taken at or before this time (UTC), instead of the newest.")
+
+
+@click.group()
+def backup() -> None:
+    """A tenant's backups in the platform's backup store (outside every tenant and the cluster)."""
+
+
+def _settings():
+    from spbe_kit.backups.store import load_settings
+
+    return load_settings()
+
+
+@backup.command("list")
+@_tenant
+@output_option()
+def list_(tenant: str, output: str) -> None:
+    """Every backup of TENANT in the store, oldest first."""
+    from spbe_kit.backups.operations import list_backups
+
+    snapshots = list_backups(_settings(), tenant)
+    if output == "json":
+        emit_json({"tenant": tenant, "backups": [s.to_dict() for s in snapshots]})
+        return
+    if not snapshots:
+        warn(f"{tenant} has a repository in the store but no backup yet")
+        return
+    click.echo(table(["BACKUP", "TAKEN (UTC)", "TAGS"],
+                     [[s.short_id, s.time.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(s.tags)] for s in snapshots]))
+
+
+@backup.command()
+@_tenant
+@_at
+@output_option()
+def verify(tenant: str, at: datetime | None, output: str) -> None:
+    """Restore drill: restore a backup of TENANT into a scratch PostgreSQL outside the tenant, check every
+    file's SHA-256 and every table's rows against what the backup recorded, and file the signed result in
+    the store (exit 1 when the drill fails)."""
+    from spbe_kit.backups.operations import drill
+
+    record = drill(_settings(), tenant, at)
+    result = record.result
+    if output == "json":
+        emit_json(record.to_dict())
+    else:
+        rows = [[d["name"], str(d["tables"]), str(d["rows"]), "yes" if d["rowsMatchBackup"] else "NO"]
+                for d in result["databases"]]
+        click.echo(table(["DATABASE", "TABLES", "ROWS", "MATCHES BACKUP"], rows))
+        for problem in result["problems"]:
+            click.echo(f"problem: {problem}")
+        verdict = "passed" if result["passed"] else "FAILED"
+        click.echo(f"restore drill of {tenant} from backup {result['snapshotShort']} ({result['backupTime']}) "
+                   f"{verdict} in {result['seconds']} s; signed result: {record.key}")
+    raise SystemExit(EXIT_SUCCESS if result["passed"] else EXIT_FAIL)
+
+
+@backup.command()
+@_tenant
+@output_option()
+@click.option("--public-key", "public_key", default=None,
+              help="The platform's drill-signing public key (base64) to check against; default: this platform's.")
+def drills(tenant: str, output: str, public_key: str | None) -> None:
+    """The restore-drill history of TENANT, each result with whether its signature holds (evidence)."""
+    from spbe_kit.backups.operations import drill_history
+    from spbe_kit.backups.operations import public_key as platform_key
+
+    settings = _settings()
+    history = drill_history(settings, tenant, public_key or platform_key(settings))
+    if output == "json":
+        emit_json({"tenant": tenant, "drills": history})
+        return
+    click.echo(table(["DRILL", "BACKUP", "RESULT", "SIGNATURE"],
+                     [[h["result"]["startedAt"], h["result"]["snapshotShort"],
+                       "passed" if h["result"]["passed"] else "failed",
+                       "valid" if h["signatureValid"] else "INVALID"] for h in history]))
+
+
+@backup.command()
+@_tenant
+@_at
+@click.option("--to-dir", "to_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Put the backup's files (dumps, row counts, checksums) in this directory.")
+@click.option("--into", "into", default=None, metavar="NAMESPACE",
+              help="Load the backup into the PostgreSQL of this tenant namespace (replacing its databases).")
+@click.option("--database", "databases", multiple=True, help="Only this database (repeatable).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--yes", is_flag=True, help="Do not ask before replacing databases.")
+@output_option()
+def restore(tenant: str, at: datetime | None, to_dir: Path | None, into: str | None, databases: tuple[str, ...],
+            kubeconfig: Path | None, yes: bool, output: str) -> None:
+    """Restore a backup of TENANT: its files into --to-dir, or its databases into the tenant namespace --into."""
+    from spbe_kit.backups import operations
+
+    if bool(to_dir) == bool(into):
+        raise click.UsageError("give exactly one of --to-dir DIR or --into NAMESPACE")
+    settings = _settings()
+    if to_dir:
+        repo = operations.repository(settings, tenant)
+        snapshot = operations.choose(repo.snapshots(host=tenant), tenant, at)
+        operations.restore_snapshot(repo, snapshot, to_dir)
+        result = {"tenant": tenant, "snapshot": snapshot.short_id, "time": snapshot.time.isoformat(),
+                  "directory": str(to_dir), "files": sorted(p.name for p in to_dir.iterdir())}
+    else:
+        from spbe_kit.backups.cluster import tenant_server
+
+        if not yes:
+            click.confirm(f"replace the databases of {into} with backup of {tenant}?", abort=True, err=True)
+        with tenant_server(into, kubeconfig) as server:
+            result = operations.restore_into(settings, tenant, server, at, list(databases) or None)
+    if output == "json":
+        emit_json(result)
+    else:
+        click.echo(f"restored backup {result['snapshot']} of {tenant} ({result['time']})"
+                   + (f" into {into}" if into else f" to {to_dir}"))
+
+
+@backup.command()
+@_tenant
+@click.option("--retention-days", type=click.IntRange(min=7), required=True,
+              help="Keep every backup younger than this (the tenant's retentionDays); the newest always stays.")
+@output_option()
+def prune(tenant: str, retention_days: int, output: str) -> None:
+    """Drop backups of TENANT older than its retention: the platform's job, never the tenant's."""
+    from spbe_kit.backups.operations import prune as do_prune
+
+    result = do_prune(_settings(), tenant, retention_days)
+    if output == "json":
+        emit_json({"tenant": tenant, **result})
+    else:
+        click.echo(f"pruned {result['removed']} backup(s) of {tenant} older than {retention_days} days")
