@@ -83,6 +83,11 @@ def status(ctx: click.Context, output: str) -> None:
         if st.nodes:
             ready = sum(st.nodes.values())
             click.echo(f"nodes: {ready}/{len(st.nodes)} Ready   total RSS: {_mib(st.rss_bytes)}")
+        store = st.backup_store
+        if store is not None:
+            health = "ok" if store["healthy"] else ("down" if not store["pid"] else "failing")
+            click.echo(f"{'backup-store':<24} {store['pid'] or '-':>7}  {health:<8} {'':>7}  {store['endpoint']} "
+                       f"(data kept by `cluster down`: {store['data']})")
         node = st.real_node
         if node is not None:
             click.echo(f"real node: {node.name} ({node.ip})   {'Ready' if node.ready else 'NotReady'}   "

@@ -41,7 +41,8 @@ TENANT = "kab-banyuwangi"
 DOMAIN = "banyuwangikab.go.id"
 REQUEST = ROOT / "examples" / "kab-banyuwangi.yaml"
 PORTS = {"APISERVER": 17443, "ETCD": 13379, "ETCD_PEER": 13380, "CONTROLLER_MANAGER": 21257,
-         "SCHEDULER": 21259, "KWOK": 21247}
+         "SCHEDULER": 21259, "KWOK": 21247,
+         "STORE_S3": 17333, "STORE_MASTER": 17933, "STORE_VOLUME": 17380, "STORE_FILER": 17888}
 FIGURES: dict[str, object] = {}
 SPBE = Path(sys.executable).parent / "spbe"  # the CLI of the virtualenv the tests run in
 

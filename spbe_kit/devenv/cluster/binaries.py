@@ -29,6 +29,9 @@ from spbe_kit.paths import cache_dir
 KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.6.4"  # the etcd release Kubernetes 1.34 is qualified with (its go.mod pins it)
 KWOK_VERSION = "v0.7.0"
+#: the platform's backup store (S3 API), run beside the local cluster: SeaweedFS (Apache-2.0) has no
+#: release tag on the module proxy, so a pseudo-version of its main branch is pinned
+SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 
 #: Fixed so that builds are reproducible (the value ends up in /version's buildDate).
 _BUILD_DATE = "2026-01-01T00:00:00Z"
@@ -53,6 +56,8 @@ class Tool:
     extra_requires: tuple[str, ...] = field(default=())
     #: a patch (under patches/) applied to the module's source before the build
     patch: str | None = None
+    #: the wrapper module's go line (at least the tool's own go.mod's)
+    go: str = "1.24.0"
 
     @property
     def key(self) -> str:
@@ -121,6 +126,15 @@ TOOLS: dict[str, Tool] = {
         module="sigs.k8s.io/kwok",
         wrapper="kwok",
         ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION.lstrip('v')}",),
+    ),
+    # not a cluster process either: the backup store beside it (spbe_kit.devenv.backupstore)
+    "weed": Tool(
+        name="weed",
+        version=SEAWEEDFS_VERSION,
+        package="github.com/seaweedfs/seaweedfs/weed",
+        module="github.com/seaweedfs/seaweedfs",
+        wrapper="seaweedfs",
+        go="1.26.6",
     ),
 }
 
@@ -283,12 +297,12 @@ def ensure_wrapper_module(tool: Tool, log: Path) -> Path:
         return wdir
     wdir.mkdir(parents=True, exist_ok=True)
     requires = [f"\t{tool.module} {tool.version}"] + [f"\t{m} {tool.version}" for m in tool.extra_requires]
-    lines = [f"module spbe.local/build/{tool.wrapper}", "", "go 1.24.0", ""]
+    lines = [f"module spbe.local/build/{tool.wrapper}", "", f"go {tool.go}", ""]
     if tool.module == "k8s.io/kubernetes":
         lines += ["godebug default=go1.24", ""]
     lines += ["require (", *requires, ")", ""]
     if tool.patch:
-        (wdir / "go.mod").write_text("\n".join([f"module spbe.local/build/{tool.wrapper}", "", "go 1.24.0", ""]))
+        (wdir / "go.mod").write_text("\n".join([f"module spbe.local/build/{tool.wrapper}", "", f"go {tool.go}", ""]))
         _patched_source(tool, wdir, log)
         lines += [f"replace {tool.module} => ./src", ""]
     if tool.module == "k8s.io/kubernetes":

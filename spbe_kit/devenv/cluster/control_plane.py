@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from spbe_kit.devenv import backupstore
 from spbe_kit.devenv.cluster import binaries, certs, components, ingress, kubeconfig, nodes, processes, realnode, storage
 from spbe_kit.devenv.cluster.api import Api, ApiError, http_get, tls_context
 from spbe_kit.devenv.cluster.components import Component
@@ -69,6 +70,7 @@ class ClusterInfo:
     server: str
     version: str
     ca_file: Path
+    backup_store: str = ""  # the platform's backup store beside the cluster (S3 endpoint)
 
     def to_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -99,6 +101,7 @@ class ClusterStatus:
     components: list[ComponentStatus] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     real_node: realnode.NodeStatus | None = None
+    backup_store: dict | None = None
 
     @property
     def rss_bytes(self) -> int:
@@ -126,6 +129,7 @@ def info(layout: Layout | None = None) -> ClusterInfo:
         server=layout.server,
         version=binaries.KUBERNETES_VERSION,
         ca_file=certs.ca(layout.pki).cert,
+        backup_store=backupstore.StoreLayout.from_env().endpoint,
     )
 
 
@@ -312,6 +316,7 @@ def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False)
             if realnode.enabled(layout):
                 realnode.sync_images(layout, binaries.resolve_all(progress, build_if_missing=build, real_node=True),
                                      progress)
+            backupstore.up(progress, build=build)
             progress(f"local cluster already running at {layout.server} (kubeconfig: {layout.kubeconfig})")
             return info(layout)
 
@@ -361,6 +366,8 @@ def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False)
               log=layout.log("kube-controller-manager"))
         if with_node:
             realnode.start(layout, bins, progress)
+        # the backup store runs beside the cluster, not in it: its data outlives `cluster down`
+        backupstore.up(progress, build=build)
         progress(
             f"local cluster up in {time.monotonic() - start:.1f}s: {layout.server} "
             f"(Kubernetes {binaries.KUBERNETES_VERSION}); kubeconfig: {layout.kubeconfig}"
@@ -429,6 +436,8 @@ def down(wipe: bool = True, progress: Progress = _quiet) -> list[str]:
             if processes.stop(layout.run, name):
                 stopped.append(name)
                 progress(f"stopped {name}")
+        if backupstore.down(progress=progress):
+            stopped.append(backupstore.NAME)
         stray = _leftovers(layout)
         if stray:
             progress(f"stopping {len(stray)} leftover process(es): {stray}")
@@ -474,6 +483,7 @@ def status() -> ClusterStatus:
             readyz = f"unreachable: {err.message}"
             api = None
     real = realnode.status(layout, api) if running else None
+    store = backupstore.status()
     healthy = (
         len(running) == len(ORDER)
         and all(c.healthy for c in comps)
@@ -481,6 +491,7 @@ def status() -> ClusterStatus:
         and bool(node_state)
         and all(node_state.values())
         and (real is None or (real.ready and all(p["healthy"] for p in real.processes.values())))
+        and store["healthy"]
     )
     state = "stopped" if not running else ("running" if healthy else "degraded")
     return ClusterStatus(
@@ -493,4 +504,5 @@ def status() -> ClusterStatus:
         components=comps,
         versions=versions(),
         real_node=real,
+        backup_store=store,
     )

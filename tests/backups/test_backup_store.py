@@ -1,0 +1,227 @@
+"""Backups against the real store and real PostgreSQL: the job's script, the tenants' limits, restore, drills.
+
+Two tenants, each with its own PostgreSQL (as in the cluster); both admitted to one store.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+from botocore.exceptions import ClientError
+
+from spbe_kit.backups import admission, operations, s3
+from spbe_kit.backups.postgres import Server
+from spbe_kit.backups.restic import Repository
+from spbe_kit.backups.store import tenant_prefix
+from spbe_kit.errors import BackupError
+from tests.backups.conftest import keys_of, make_tenant, run_job
+
+A, B = "kab-banyuwangi", "kota-surabaya"
+
+
+def _rows(tenant, db: str) -> dict[str, int]:
+    with tenant.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 'letters', count(*) FROM letters UNION ALL SELECT 'audit', count(*) FROM audit")
+        return dict(cur.fetchall())
+
+
+def _superuser(tenant) -> Server:
+    return Server(host=tenant.server.host, port=tenant.server.port, user="postgres", password=tenant.server.password,
+                  sslmode="require")
+
+
+@pytest.fixture(scope="module")
+def tenants(store, servers, tmp_path_factory):
+    """Both tenants admitted, each with one backup taken by its own job."""
+    made = {A: make_tenant(servers(), A, 500), B: make_tenant(servers(), B, 120)}
+    for tenant_id, tenant in made.items():
+        admitted = admission.admit(store, tenant_id)
+        assert admitted.to_dict() == {"tenant": tenant_id, "identity": "added", "repository": "created"}
+        job = run_job(store, tenant, keys_of(store, tenant_id), tmp_path_factory.mktemp(tenant_id))
+        assert job.returncode == 0, job.stderr[-3000:]
+        assert f"of {tenant_id} written to the store: eoffice identity" in job.stdout
+    return made
+
+
+def test_admitting_twice_changes_nothing(store, tenants):
+    assert admission.admit(store, A).to_dict() == {"tenant": A, "identity": "present", "repository": "present"}
+    assert admission.admitted(store) == sorted([A, B])
+
+
+def test_the_job_writes_an_encrypted_snapshot_of_each_database_with_its_row_counts(store, tenants):
+    snapshots = operations.list_backups(store, A)
+    assert len(snapshots) == 1 and snapshots[0].host == A and f"tenant={A}" in snapshots[0].tags
+    # encrypted: nothing the store holds for A contains a table's text
+    keys = [o["key"] for o in s3.list_keys(store, tenant_prefix(A) + "/data/")]
+    assert keys
+    blob = s3.get(store, keys[0])
+    assert b"surat" not in blob and b"letters" not in blob
+
+
+def test_backup_drop_restore_gives_the_same_rows(store, tenants):
+    tenant = tenants[A]
+    before = {db: _rows(tenant, db) for db in tenant.databases}
+    assert before["eoffice"] == {"letters": 500, "audit": 166}
+    conn = psycopg2.connect(tenant.server.dsn())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE eoffice WITH (FORCE)")
+    conn.close()
+    with pytest.raises(psycopg2.OperationalError):
+        tenant.connect("eoffice")
+    result = operations.restore_into(store, A, _superuser(tenant))
+    assert {db: _rows(tenant, db) for db in tenant.databases} == before
+    assert result["databases"]["eoffice"] == {"tables": 2, "rows": 666}
+    # ownership comes back with the data: the app's role still owns its tables
+    with tenant.connect("eoffice") as c, c.cursor() as cur:
+        cur.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'letters'")
+        assert cur.fetchone()[0] == "eoffice"
+
+
+def test_restore_at_a_time_before_any_backup_is_refused(store, tenants):
+    with pytest.raises(BackupError, match="no backup of kab-banyuwangi at or before"):
+        operations.restore_into(store, A, _superuser(tenants[A]), at=datetime.now(timezone.utc) - timedelta(days=1))
+
+
+def _tenant_s3(store, tenant_id):
+    return s3.client(store, keys_of(store, tenant_id).store)
+
+
+def _denied(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return s3.error_code(caught.value)
+
+
+def test_a_tenant_cannot_read_list_or_delete_another_tenants_backups(store, tenants):
+    a = _tenant_s3(store, A)
+    b_key = s3.list_keys(store, tenant_prefix(B) + "/data/")[0]["key"]
+    assert _denied(lambda: a.get_object(Bucket=store.bucket, Key=b_key)) == "AccessDenied"
+    assert _denied(lambda: a.delete_object(Bucket=store.bucket, Key=b_key)) == "AccessDenied"
+    assert _denied(lambda: a.list_objects_v2(Bucket=store.bucket, Prefix=tenant_prefix(B) + "/")) == "AccessDenied"
+    assert _denied(lambda: a.put_object(Bucket=store.bucket, Key=tenant_prefix(B) + "/data/x", Body=b"x")) == "AccessDenied"
+    # and restic with A's identity and A's key cannot open B's repository
+    keys = keys_of(store, A)
+    stranger = Repository(store.repository(B), keys.repository_password, keys.store)
+    with pytest.raises(BackupError):
+        stranger.snapshots()
+    assert s3.get(store, b_key)  # still there
+
+
+def test_a_tenant_cannot_delete_or_overwrite_its_own_backups_only_add(store, tenants):
+    a = _tenant_s3(store, A)
+    own = [o["key"] for o in s3.list_keys(store, tenant_prefix(A) + "/")]
+    snapshot_key = next(k for k in own if "/snapshots/" in k)
+    assert _denied(lambda: a.delete_object(Bucket=store.bucket, Key=snapshot_key)) == "AccessDenied"
+    try:  # a batch delete answers per key
+        answer = a.delete_objects(Bucket=store.bucket, Delete={"Objects": [{"Key": snapshot_key}]})
+        assert [e["Code"] for e in answer.get("Errors", [])] == ["AccessDenied"], answer
+    except ClientError as exc:
+        assert s3.error_code(exc) == "AccessDenied"
+    # its identity may add objects, so it may also write over one: the store keeps every version (object
+    # lock), and versions are out of the tenant's reach
+    original = s3.get(store, snapshot_key)
+    a.put_object(Bucket=store.bucket, Key=snapshot_key, Body=b"garbage")
+    versions = s3.client(store).list_object_versions(Bucket=store.bucket, Prefix=snapshot_key)["Versions"]
+    assert len(versions) == 2
+    older = next(v for v in versions if not v["IsLatest"])
+    assert _denied(lambda: a.delete_object(Bucket=store.bucket, Key=snapshot_key, VersionId=older["VersionId"])) \
+        == "AccessDenied"
+    assert s3.client(store).get_object(Bucket=store.bucket, Key=snapshot_key,
+                                       VersionId=older["VersionId"])["Body"].read() == original
+    # the platform brings the good version back (and the overwrite shows in the store's history)
+    assert operations.undo_overwrites(store, A) == [snapshot_key]
+    assert s3.get(store, snapshot_key) == original
+    # restic told by the tenant's identity to forget its backup fails: retention is the platform's
+    keys = keys_of(store, A)
+    own_repo = Repository(store.repository(A), keys.repository_password, keys.store)
+    snapshot = own_repo.snapshots(host=A)[0]
+    with pytest.raises(BackupError, match="Access Denied|AccessDenied|access denied"):
+        own_repo.run("forget", snapshot.id, "--prune")
+    assert [s.id for s in own_repo.snapshots(host=A)] == [snapshot.id]
+    assert sorted(o["key"] for o in s3.list_keys(store, tenant_prefix(A) + "/snapshots/")) == \
+        sorted(k for k in own if "/snapshots/" in k)
+
+
+def test_the_drill_restores_outside_the_tenant_and_files_signed_evidence(store, tenants):
+    record = operations.drill(store, B)
+    result = record.result
+    assert result["passed"], result["problems"]
+    assert {d["name"]: (d["tables"], d["rows"], d["rowsMatchBackup"]) for d in result["databases"]} == \
+        {"eoffice": (2, 160, True), "identity": (2, 160, True)}
+    history = operations.drill_history(store, B, operations.public_key(store))
+    assert [h["key"] for h in history] == [record.key] and history[0]["signatureValid"]
+    # a forged result does not verify against the platform's key
+    forged = {**history[0], "result": {**history[0]["result"], "passed": False}}
+    assert not operations.verify_signature(forged, operations.public_key(store))
+
+
+def test_auditors_list_everything_and_read_drills_but_no_backup_content(store, tenants):
+    operations.drill(store, A)
+    auditors = operations.master_key(store).auditor()
+    listed = s3.list_keys(store, "", auditors)
+    assert any(k["key"].startswith(tenant_prefix(A)) for k in listed)
+    history = operations.drill_history(store, A, operations.public_key(store), auditors)
+    assert history and all(h["signatureValid"] for h in history)
+    data_key = next(k["key"] for k in listed if k["key"].startswith(tenant_prefix(A) + "/data/"))
+    with pytest.raises(BackupError, match="AccessDenied"):
+        s3.get(store, data_key, auditors)
+    client = s3.client(store, auditors)
+    assert _denied(lambda: client.put_object(Bucket=store.bucket, Key="drills/x.json", Body=b"{}")) == "AccessDenied"
+
+
+def test_a_drill_of_a_backup_whose_rows_do_not_match_fails(store, tenants, tmp_path):
+    """A backup whose recorded counts disagree with its dump (a partial dump, say) must fail its drill."""
+    import hashlib
+
+    repo = operations.repository(store, A)
+    folder = tmp_path / "bad"
+    operations.restore_snapshot(repo, repo.snapshots(host=A)[-1], folder)
+    rows = folder / "eoffice.rows"
+    rows.write_text(rows.read_text().replace("public.letters|500", "public.letters|501"))
+    (folder / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
+        for n in sorted(p.name for p in folder.iterdir() if p.name != "SHA256SUMS")))
+    repo.backup(folder, host=A)
+    record = operations.drill(store, A)
+    assert not record.result["passed"]
+    assert record.result["problems"] == ["eoffice: restored row counts differ from those recorded at backup time"]
+    assert operations.drill_history(store, A, operations.public_key(store))[-1]["result"]["passed"] is False
+
+
+def test_prune_keeps_the_newest_and_is_refused_below_seven_days(store, tenants):
+    with pytest.raises(BackupError, match="below the baseline's minimum of 7"):
+        operations.prune(store, A, 3)
+    before = operations.list_backups(store, A)
+    assert operations.prune(store, A, 7) == {"removed": 0, "versionsPurged": 0}  # all younger than a week
+    assert [s.id for s in operations.list_backups(store, A)] == [s.id for s in before]
+
+
+def test_the_cli_lists_and_drills_with_exit_codes(store, tenants, monkeypatch, tmp_path):
+    import os
+    import sys
+
+    env = {**os.environ, "SPBE_BACKUP_STORE": store.endpoint, "SPBE_BACKUP_BUCKET": store.bucket,
+           "SPBE_BACKUP_MASTER_KEY_FILE": str(store.master_key_file)}
+    creds = tmp_path / "platform.credentials"
+    from spbe_kit.backups.store import write_credentials
+
+    write_credentials(creds, store.admin)
+    env["SPBE_BACKUP_STORE_CREDENTIALS"] = str(creds)
+    listed = subprocess.run([sys.executable, "-m", "spbe_kit", "backup", "list", B, "-o", "json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["backups"]) == 1
+    drill = subprocess.run([sys.executable, "-m", "spbe_kit", "backup", "verify", B], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert drill.returncode == 0, drill.stderr
+    assert "passed" in drill.stdout and "drills/kota-surabaya/" in drill.stdout
+    for secret in (store.admin.secret_key, keys_of(store, B).repository_password, keys_of(store, B).store.secret_key):
+        assert secret not in listed.stdout + listed.stderr + drill.stdout + drill.stderr
+    unknown = subprocess.run([sys.executable, "-m", "spbe_kit", "backup", "list", "kab-tidak-ada"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "no backup repository for kab-tidak-ada" in unknown.stderr
