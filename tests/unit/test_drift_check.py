@@ -109,3 +109,20 @@ def test_a_suspended_or_rescheduled_backup_job_is_drift(banyuwangi):
     job["spec"]["schedule"] = "0 3 1 1 *"  # once a year
     findings = check_tenant(_spec(), snap, KEY, None).findings
     assert {(f.object.name, f.path) for f in findings} == {("database-backup", "spec.schedule")}
+
+
+def test_a_deleted_backup_job_or_a_shortened_retention_is_drift(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    job = snap.get("CronJob", banyuwangi.tenant_id, "database-backup")
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    script = container["command"][-1]
+    assert "-mtime +30 " in script  # the request's retentionDays
+    container["command"][-1] = script.replace("-mtime +30 ", "-mtime +1 ")
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert [(f.object.name, f.path.split(".")[0]) for f in findings] == [("database-backup", "spec")]
+    container["command"][-1] = script
+    assert check_tenant(_spec(), snap, KEY, None).findings == []
+    del snap.objects[("CronJob", banyuwangi.tenant_id, "database-backup")]
+    snap._by_namespace[banyuwangi.tenant_id].remove(("CronJob", job))
+    findings = check_tenant(_spec(), snap, KEY, None).findings
+    assert [(f.kind.value, f.object.kind, f.object.name) for f in findings] == [("missing", "CronJob", "database-backup")]
