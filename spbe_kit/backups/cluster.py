@@ -18,20 +18,26 @@ from spbe_kit.kubectl import require_kubectl
 from spbe_kit.paths import local_kubeconfig
 
 SUPERUSER_SECRET = "database-superuser"
+#: the backup job's read-only login (spbe_kit.desired.database.BACKUP_ROLE / BACKUP_SECRET)
+BACKUP_ROLE, BACKUP_SECRET = "spbe_backup", "database-backup"
 
 
 @contextmanager
-def tenant_server(namespace: str, kubeconfig: Path | None = None, context: str | None = None) -> Iterator[Server]:
-    """The tenant's PostgreSQL on a local port, logged in as its superuser over TLS (never printed)."""
+def tenant_server(namespace: str, kubeconfig: Path | None = None, context: str | None = None,
+                  as_backup_role: bool = False) -> Iterator[Server]:
+    """The tenant's PostgreSQL on a local port over TLS, logged in as its superuser (restores) or as the
+    read-only backup role (backups); the password is read from the tenant's Secret and never printed."""
     kubeconfig = kubeconfig or local_kubeconfig()
+    user, name = (BACKUP_ROLE, BACKUP_SECRET) if as_backup_role else ("postgres", SUPERUSER_SECRET)
     core = client.CoreV1Api(api_client(kubeconfig, context))
     try:
-        secret = core.read_namespaced_secret(SUPERUSER_SECRET, namespace)
+        secret = core.read_namespaced_secret(name, namespace)
     except ApiException as exc:
-        raise BackupError(f"cannot read {namespace}/{SUPERUSER_SECRET}: HTTP {exc.status} {exc.reason}",
+        raise BackupError(f"cannot read {namespace}/{name}: HTTP {exc.status} {exc.reason}",
                           hint="is the namespace a tenant with a database, and may you read its Secrets?") from None
     password = base64.b64decode((secret.data or {}).get("password", "")).decode()
     with _Kubectl(require_kubectl(), kubeconfig, context, namespace).port_forward("database", 5432) as port:
         if port is None:
-            raise BackupError(f"cannot reach the database of {namespace} (kubectl port-forward to svc/database failed)")
-        yield Server(host="127.0.0.1", port=port, user="postgres", password=password, sslmode="require")
+            raise BackupError(f"cannot reach the database of {namespace} (kubectl port-forward to svc/database failed)",
+                              hint="is its database pod running? (spbe tenant status)")
+        yield Server(host="127.0.0.1", port=port, user=user, password=password, sslmode="require")

@@ -45,6 +45,27 @@ def list_(tenant: str, output: str) -> None:
 
 @backup.command()
 @_tenant
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--context", default=None)
+@output_option()
+def run(tenant: str, kubeconfig: Path | None, context: str | None, output: str) -> None:
+    """Take a backup of TENANT now, from outside the tenant: the job's own script through a port-forward,
+    as the read-only backup role, into the store with the tenant's append-only identity."""
+    from spbe_kit.backups.cluster import tenant_server
+    from spbe_kit.backups.run import backup_now
+
+    settings = _settings()
+    with tenant_server(tenant, kubeconfig, context, as_backup_role=True) as server:
+        snapshot = backup_now(settings, tenant, server)
+    if output == "json":
+        emit_json({"tenant": tenant, "backup": snapshot.to_dict()})
+    else:
+        click.echo(f"backup {snapshot.short_id} of {tenant} taken at {snapshot.time.isoformat()} and stored in "
+                   f"{settings.endpoint} ({settings.bucket}/tenants/{tenant})")
+
+
+@backup.command()
+@_tenant
 @_at
 @output_option()
 def verify(tenant: str, at: datetime | None, output: str) -> None:

@@ -326,27 +326,63 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
     raise SystemExit(EXIT_SUCCESS if live.healthy else EXIT_FAIL)
 
 
+def _backup_store():
+    """The platform's backup store when one is configured (SPBE_BACKUP_STORE or the local one), else None."""
+    from spbe_kit.backups.store import load_settings
+    from spbe_kit.errors import BackupError
+
+    try:
+        return load_settings()
+    except BackupError as exc:
+        if "no backup store is configured" in exc.message:
+            return None
+        raise
+
+
+def _final_backup(store, tenant_id: str, settings, force: bool) -> dict | None:
+    """The tenant's last backup, taken now into the store; refuses the destroy when it fails (unless --force)."""
+    from spbe_kit.backups.cluster import tenant_server
+    from spbe_kit.backups.run import backup_now
+    from spbe_kit.errors import BackupError, DestroyRefused
+
+    _progress(f"taking the final backup of {tenant_id} into the backup store ...")
+    try:
+        with tenant_server(tenant_id, settings.kubeconfig, settings.context, as_backup_role=True) as server:
+            snapshot = backup_now(store, tenant_id, server)
+    except BackupError as exc:
+        if not force:
+            raise DestroyRefused(f"refusing to destroy tenant {tenant_id}: its final backup failed: {exc.message}",
+                                 hint="bring its database up (spbe tenant status), or pass --force if the data may be lost")
+        warn(f"warning: destroying {tenant_id} without a final backup (--force): {exc.message}")
+        return None
+    _progress(f"final backup {snapshot.short_id} of {tenant_id} is in the store; it stays for the retention period")
+    return snapshot.to_dict()
+
+
 @tenant.command("destroy")
 @click.argument("tenant_id", callback=_tenant_id)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--force", is_flag=True, help="Destroy even without a backup younger than a day.")
+@click.option("--force", is_flag=True, help="Destroy even when no final backup could be taken (or none is recent).")
 @_engine_options
 @output_option()
 def destroy(tenant_id, yes, force, kubeconfig, context, backend, secrets_provider, output) -> None:
-    """Delete every object of a tenant (refused without a recent database backup unless --force)."""
+    """Delete every object of a tenant. With a backup store configured, a final backup goes into the store
+    first (kept for the retention period); without one, refused without a recent backup. --force overrides."""
     from spbe_kit.provision import runner
     from spbe_kit.provision.guards import check_destroy
 
     settings = _settings(kubeconfig, context, backend, secrets_provider)
-    check = check_destroy(tenant_id, settings, force)  # refuses (exit 1) before anything is asked or touched
+    store = _backup_store()
+    check = None if store else check_destroy(tenant_id, settings, force)  # refuses before anything is asked
     if not yes:
         click.confirm(f"Destroy tenant {tenant_id} and every object in namespace {tenant_id}?", abort=True, err=True)
-    if check.warning:
+    final = _final_backup(store, tenant_id, settings, force) if store else None
+    if check and check.warning:
         warn(check.warning)
     _engine_ready()
     result = runner.destroy(tenant_id, settings, _progress)
     if output == "json":
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "finalBackup": final})
     else:
         click.echo(f"tenant {tenant_id} destroyed in {result.seconds:.1f}s ({result.changes.get('delete', 0)} objects deleted); "
                    "its stack and update history are kept as evidence of change")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spbe_kit.backups.job import ROW_COUNTS
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
 from spbe_kit.desired.model import Manifest
@@ -29,14 +30,6 @@ BACKUP_SECRETS_DIR = "/run/secrets/database-backup"
 MONITOR_ROLE = "spbe_monitor"
 MONITOR_SECRET = "database-monitor"
 MONITOR_SECRETS_DIR = "/run/secrets/database-monitor"
-
-#: rows per table ("schema.table|count", sorted), the same query at backup time and after the restore
-ROW_COUNTS = (
-    "SELECT table_schema || '.' || table_name || '|' || (xpath('/row/c/text()', query_to_xml(format("
-    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
-    "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-    "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
-)
 
 # One dump per database (custom format), each with the row counts of its tables taken in the same
 # snapshot (a repeatable-read transaction exports it, pg_dump dumps exactly that), plus the roles

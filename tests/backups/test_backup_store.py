@@ -225,3 +225,23 @@ def test_the_cli_lists_and_drills_with_exit_codes(store, tenants, monkeypatch, t
     unknown = subprocess.run([sys.executable, "-m", "spbe_kit", "backup", "list", "kab-tidak-ada"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "no backup repository for kab-tidak-ada" in unknown.stderr
+
+
+def test_a_backup_taken_now_by_the_platform_is_one_more_snapshot_of_the_same_kind(store, tenants):
+    """`spbe backup run` and destroy's final backup: the job's script from outside, as the backup role."""
+    from spbe_kit.backups.run import backup_now
+    from tests.backups.conftest import BACKUP_PASSWORD, BACKUP_ROLE
+
+    tenant = tenants[B]
+    before = operations.list_backups(store, B)
+    server = Server(host=tenant.server.host, port=tenant.server.port, user=BACKUP_ROLE, password=BACKUP_PASSWORD,
+                    sslmode="require")
+    snapshot = backup_now(store, B, server)
+    after = operations.list_backups(store, B)
+    assert [s.id for s in after] == [s.id for s in before] + [snapshot.id]
+    assert snapshot.tags == before[0].tags
+    wrong = Server(host=tenant.server.host, port=tenant.server.port, user=BACKUP_ROLE, password="not-it",
+                   sslmode="require")
+    with pytest.raises(BackupError, match="the backup of kota-surabaya failed: .*password authentication failed"):
+        backup_now(store, B, wrong)
+    assert len(operations.list_backups(store, B)) == len(after)

@@ -22,8 +22,9 @@ from .conftest import apply_state, request_text, tenant_state, wait_for
 pytestmark = pytest.mark.integration
 
 
-def spbe(cluster, *args: str) -> subprocess.CompletedProcess:
+def spbe(cluster, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "SPBE_KUBECONFIG")}
+    env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "spbe_kit", *args, "--kubeconfig", str(cluster.kubeconfig)],
                           capture_output=True, text=True, timeout=300, env=env)
 
@@ -92,9 +93,23 @@ def test_status_of_an_empty_credential_is_not_healthy_and_a_typo_is_named(cluste
     assert len(typo.stderr.strip().splitlines()) <= 3, typo.stderr  # one block, no engine warning
 
 
-def test_destroy_is_refused_without_a_recent_backup_and_touches_nothing(cluster, running_tenant, api_client):
+def test_destroy_is_refused_when_its_final_backup_cannot_be_taken_and_touches_nothing(cluster, running_tenant,
+                                                                                      api_client):
+    """With the backup store beside the cluster, destroy first backs the tenant up into it; kwok's simulated
+    database cannot be reached, so there is no final backup and nothing is destroyed."""
     ns = running_tenant.tenant_id
     result = spbe(cluster, "tenant", "destroy", ns, "--yes")
+    assert result.returncode == 1, result.stderr
+    assert f"refusing to destroy tenant {ns}: its final backup failed" in result.stderr
+    assert "cannot reach the database" in result.stderr and "--force" in result.stderr
+    assert client.CoreV1Api(api_client).read_namespace(ns).status.phase == "Active"
+
+
+def test_without_a_backup_store_destroy_is_refused_without_a_recent_backup(cluster, running_tenant, api_client,
+                                                                           tmp_path):
+    ns = running_tenant.tenant_id
+    no_store = {"SPBE_STATE_DIR": str(tmp_path / "state")}  # a platform that runs no backup store
+    result = spbe(cluster, "tenant", "destroy", ns, "--yes", env_extra=no_store)
     assert result.returncode == 1
     assert "refusing to destroy" in result.stderr and "never completed a backup" in result.stderr
     assert "--force" in result.stderr

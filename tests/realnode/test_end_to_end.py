@@ -420,3 +420,45 @@ def test_egress_to_the_node_itself_is_denied_as_the_baseline_says(real):
     # what no policy selects still reaches the node (the patch's INPUT chain queues only policed pods)
     _probe_pod(real, "e2e-other-tenant", "probe")
     assert _connects(real, "e2e-other-tenant", "probe", node_ip, realnode.KUBELET_PORT)
+
+
+def test_a_backup_into_the_store_survives_a_dropped_database_and_its_drill_is_signed_evidence(real):
+    """Last of this file, since it drops e-office's database: `spbe backup run` (the job's script from outside, as the backup role, through a port-forward) puts the
+    tenant's databases into the store beside the cluster; after the e-office database is dropped, `spbe backup
+    restore --into` brings back the same rows, and `spbe backup verify` files a signed, passing drill. E-office
+    is stopped first, as ops would before a restore, so nothing writes between the backup and the checks."""
+    real.kubectl("-n", TENANT, "scale", "deployment/eoffice", "--replicas=0")
+    real.kubectl("-n", TENANT, "wait", "--for=delete", "pod", "-l", "app.kubernetes.io/name=eoffice", "--timeout=180s",
+                 timeout=200)
+    started = time.monotonic()
+    taken = json.loads(real.spbe("backup", "run", TENANT, "-o", "json", "--kubeconfig", str(real.kubeconfig)).stdout)
+    FIGURES["store_backup_seconds"] = round(time.monotonic() - started, 1)
+    assert taken["backup"]["host"] == TENANT
+    listed = json.loads(real.spbe("backup", "list", TENANT, "-o", "json").stdout)["backups"]
+    assert [b["id"] for b in listed][-1] == taken["backup"]["id"]
+
+    def psql(database: str, sql: str) -> str:
+        return real.kubectl("exec", "-n", TENANT, "database-0", "-c", "postgres", "--", "env",
+                            f"PGPASSWORD={real.secret('database-superuser', 'password')}", "psql", "-h", "127.0.0.1",
+                            "-U", "postgres", "-d", database, "-Atc", sql).strip()
+
+    rows = ("SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', "
+            "table_schema, table_name), false, true, '')))[1]::text::bigint) FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_schema = 'public'")
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    before = (psql("eoffice", tables), psql("eoffice", rows))
+    assert int(before[0]) > 10 and int(before[1]) > 0  # Mayan's schema and its rows
+    psql("postgres", "DROP DATABASE eoffice WITH (FORCE)")
+    started = time.monotonic()
+    restored = json.loads(real.spbe("backup", "restore", TENANT, "--into", TENANT, "--database", "eoffice", "--yes",
+                                    "-o", "json", "--kubeconfig", str(real.kubeconfig)).stdout)
+    FIGURES["store_restore_seconds"] = round(time.monotonic() - started, 1)
+    assert restored["snapshot"] == taken["backup"]["id"]
+    assert restored["databases"]["eoffice"] == {"tables": int(before[0]), "rows": int(before[1])}
+    assert (psql("eoffice", tables), psql("eoffice", rows)) == before
+    started = time.monotonic()
+    drill = real.spbe("backup", "verify", TENANT, "-o", "json")
+    FIGURES["store_drill_seconds"] = round(time.monotonic() - started, 1)
+    assert json.loads(drill.stdout)["result"]["passed"]
+    history = json.loads(real.spbe("backup", "drills", TENANT, "-o", "json").stdout)["drills"]
+    assert history and all(h["signatureValid"] for h in history)

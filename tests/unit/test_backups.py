@@ -104,3 +104,13 @@ def test_the_job_script_is_valid_bash_and_holds_no_credential():
     assert "--compress=0" in BACKUP_SCRIPT and "SHA256SUMS" in BACKUP_SCRIPT
     assert "AWS_SECRET_ACCESS_KEY=" not in BACKUP_SCRIPT and "PGPASSWORD=" not in BACKUP_SCRIPT.replace(
         'export PGPASSWORD="$(cat "$PGPASSWORD_FILE")"', "")
+
+
+def test_the_backup_role_and_secret_names_agree_with_the_desired_state(banyuwangi):
+    """backups may not import the desired state (layers), so the names are stated twice: they must agree."""
+    from spbe_kit.backups import cluster
+    from spbe_kit.desired import database
+
+    assert (cluster.BACKUP_ROLE, cluster.BACKUP_SECRET) == (database.BACKUP_ROLE, database.BACKUP_SECRET)
+    secrets = {m.name for m in banyuwangi.manifests if m.kind == "Secret"}
+    assert {cluster.SUPERUSER_SECRET, cluster.BACKUP_SECRET} <= secrets
