@@ -186,17 +186,20 @@ def drill(settings: StoreSettings, tenant_id: str, at: datetime | None = None) -
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="spbe-drill-") as tmp:
         files = Path(tmp)
-        repo.restore(snapshot.id, files)
-        problems += _checked_files(files)
-        if not problems:
-            with postgres.scratch_server() as server:
-                for db, rows in postgres.load(server, files).items():
-                    recorded = (files / f"{db}.rows").read_text().strip()
-                    match = rows.strip() == recorded
-                    databases.append({"name": db, **_table_summary(rows), "rowsMatchBackup": match,
-                                      "dumpSha256": hashlib.sha256((files / f"{db}.dump").read_bytes()).hexdigest()})
-                    if not match:
-                        problems.append(f"{db}: restored row counts differ from those recorded at backup time")
+        try:  # a backup that does not restore is a failed drill, and recorded as one
+            repo.restore(snapshot.id, files)
+            problems += _checked_files(files)
+            if not problems:
+                with postgres.scratch_server() as server:
+                    for db, rows in postgres.load(server, files).items():
+                        recorded = (files / f"{db}.rows").read_text().strip()
+                        match = rows.strip() == recorded
+                        databases.append({"name": db, **_table_summary(rows), "rowsMatchBackup": match,
+                                          "dumpSha256": hashlib.sha256((files / f"{db}.dump").read_bytes()).hexdigest()})
+                        if not match:
+                            problems.append(f"{db}: restored row counts differ from those recorded at backup time")
+        except BackupError as exc:
+            problems.append(exc.message)
         if not databases and not problems:
             problems.append("the backup holds no database dump")
     result = {

@@ -87,6 +87,16 @@ def test_restore_at_a_time_before_any_backup_is_refused(store, tenants):
         operations.restore_into(store, A, _superuser(tenants[A]), at=datetime.now(timezone.utc) - timedelta(days=1))
 
 
+def _back_up_with_new_sums(repo, folder, host: str) -> None:
+    """A backup of `folder` as if a job had made it: SHA256SUMS recomputed over its (altered) files."""
+    import hashlib
+
+    (folder / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
+        for n in sorted(p.name for p in folder.iterdir() if p.name != "SHA256SUMS")))
+    repo.backup(folder, host=host)
+
+
 def _tenant_s3(store, tenant_id):
     return s3.client(store, keys_of(store, tenant_id).store)
 
@@ -176,17 +186,12 @@ def test_auditors_list_everything_and_read_drills_but_no_backup_content(store, t
 
 def test_a_drill_of_a_backup_whose_rows_do_not_match_fails(store, tenants, tmp_path):
     """A backup whose recorded counts disagree with its dump (a partial dump, say) must fail its drill."""
-    import hashlib
-
     repo = operations.repository(store, A)
     folder = tmp_path / "bad"
     operations.restore_snapshot(repo, repo.snapshots(host=A)[-1], folder)
     rows = folder / "eoffice.rows"
     rows.write_text(rows.read_text().replace("public.letters|500", "public.letters|501"))
-    (folder / "SHA256SUMS").write_text("".join(
-        f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
-        for n in sorted(p.name for p in folder.iterdir() if p.name != "SHA256SUMS")))
-    repo.backup(folder, host=A)
+    _back_up_with_new_sums(repo, folder, A)
     record = operations.drill(store, A)
     assert not record.result["passed"]
     assert record.result["problems"] == ["eoffice: restored row counts differ from those recorded at backup time"]
@@ -245,3 +250,16 @@ def test_a_backup_taken_now_by_the_platform_is_one_more_snapshot_of_the_same_kin
     with pytest.raises(BackupError, match="the backup of kota-surabaya failed: .*password authentication failed"):
         backup_now(store, B, wrong)
     assert len(operations.list_backups(store, B)) == len(after)
+
+
+def test_a_backup_that_does_not_restore_is_a_failed_drill_on_record(store, tenants, tmp_path):
+    repo = operations.repository(store, B)
+    folder = tmp_path / "broken"
+    operations.restore_snapshot(repo, repo.snapshots(host=B)[-1], folder)
+    (folder / "identity.dump").write_bytes(b"PGDMP not really a dump")
+    _back_up_with_new_sums(repo, folder, B)
+    record = operations.drill(store, B)
+    assert not record.result["passed"]
+    assert len(record.result["problems"]) == 1 and record.result["problems"][0].startswith("pg_restore failed")
+    last = operations.drill_history(store, B, operations.public_key(store))[-1]
+    assert last["key"] == record.key and last["signatureValid"] and last["result"]["passed"] is False

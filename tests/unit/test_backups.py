@@ -114,3 +114,31 @@ def test_the_backup_role_and_secret_names_agree_with_the_desired_state(banyuwang
     assert (cluster.BACKUP_ROLE, cluster.BACKUP_SECRET) == (database.BACKUP_ROLE, database.BACKUP_SECRET)
     secrets = {m.name for m in banyuwangi.manifests if m.kind == "Secret"}
     assert {cluster.SUPERUSER_SECRET, cluster.BACKUP_SECRET} <= secrets
+
+
+def test_the_relay_waits_for_a_port_forward_that_is_being_restarted():
+    """A connection made while kubectl's forward is down (it restarts after a reset) still gets through."""
+    import socket
+    import threading
+    import time
+
+    from spbe_kit.backups.cluster import _relay
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free now; the "forward" comes up on it a moment later
+
+    def late_echo() -> None:
+        time.sleep(1.0)
+        with socket.socket() as srv:
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", port))
+            srv.listen(1)
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(conn.recv(100).upper())
+
+    threading.Thread(target=late_echo, daemon=True).start()
+    with _relay(port) as local, socket.create_connection(("127.0.0.1", local), timeout=10) as client:
+        client.sendall(b"dump")
+        assert client.recv(100) == b"DUMP"
