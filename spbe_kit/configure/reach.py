@@ -25,12 +25,72 @@ from spbe_kit.request import Component, TenantSpec
 from spbe_kit.verify.hosts import CONTAINER, running_pods
 
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
+RELAY_CONNECT_SECONDS = 20.0
 
 
 @dataclass
 class Reachability:
     reach: Reach | None
     problems: dict[str, str] = field(default_factory=dict)  # component -> why it cannot be reached
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@contextmanager
+def _relay(target_port: int) -> Iterator[int]:
+    """A local port whose every connection is carried to `target_port`, retrying the connect for a while.
+
+    kubectl's port-forward ends when the pod side resets a connection and is started again (on the
+    same port) a moment later. A role or a backup opens many connections in a row, and one landing in
+    that moment failed the whole run (the spbe_database role's second task on the real node, and
+    pg_dumpall right after psql in a backup).
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    stop = threading.Event()
+
+    def carry(client: socket.socket) -> None:
+        deadline = time.monotonic() + RELAY_CONNECT_SECONDS
+        while True:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", target_port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline or stop.is_set():
+                    client.close()
+                    return
+                time.sleep(0.2)
+        upstream.settimeout(None)
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=carry, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
 
 
 class _Kubectl:
@@ -63,7 +123,8 @@ class _Kubectl:
     def port_forward(self, service: str, port: int) -> Iterator[int | None]:
         """A tunnel to the Service on a local port that stays open: kubectl ends a port-forward at the
         first connection a pod resets (PostgreSQL does so on a refused login), so it is started again
-        on the same local port whenever it exits."""
+        on the same local port whenever it exits, and callers connect through a relay that waits out
+        the restart."""
         proc, local = self._forward(service, 0, port)
         stop = threading.Event()
         current = [proc]
@@ -74,10 +135,13 @@ class _Kubectl:
                     current[0], _ = self._forward(service, local or 0, port)
                 stop.wait(0.2)
 
-        if local is not None:
-            threading.Thread(target=supervise, daemon=True).start()
         try:
-            yield local
+            if local is None:
+                yield None
+            else:
+                threading.Thread(target=supervise, daemon=True).start()
+                with _relay(local) as relayed:
+                    yield relayed
         finally:
             stop.set()
             for running in current:

@@ -122,7 +122,7 @@ def test_the_relay_waits_for_a_port_forward_that_is_being_restarted():
     import threading
     import time
 
-    from spbe_kit.backups.cluster import _relay
+    from spbe_kit.configure.reach import _relay
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
