@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from pathlib import Path
 
 from spbe_kit.backups.job import ROW_COUNTS
 from spbe_kit.errors import BackupError
+
+
+#: a restore through a port-forward may lose its connection when kubectl restarts the forward (it does
+#: so after any connection the pod resets); a database is restored again from scratch, this many times
+ATTEMPTS = 3
 
 
 def bin_dir() -> Path:
@@ -48,8 +54,8 @@ class Server:
         proc = subprocess.run([str(bin_dir() / program), *args], env=self.env(), input=stdin, capture_output=True,
                               text=True, timeout=6 * 3600)
         if proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            raise BackupError(f"{program} failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+            raise BackupError(f"{program} failed: {' | '.join(lines[-3:]) if lines else 'exit ' + str(proc.returncode)}")
         return proc.stdout
 
     def sql(self, database: str, statement: str) -> str:
@@ -119,7 +125,15 @@ def load(server: Server, backup: Path, databases: list[str] | None = None) -> di
     counts = {}
     for dump in chosen:
         db = dump.stem
-        server.sql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        server.run("pg_restore", "--create", "--exit-on-error", "--dbname=postgres", str(dump))
-        counts[db] = server.row_counts(db)
+        for attempt in range(1, ATTEMPTS + 1):
+            # each attempt starts from nothing, so a restore cut off half-way is simply done again
+            try:
+                server.sql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+                server.run("pg_restore", "--create", "--exit-on-error", "--dbname=postgres", str(dump))
+                counts[db] = server.row_counts(db)
+                break
+            except BackupError:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(2 * attempt)
     return counts

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from spbe_kit.backups import admission, operations
 from spbe_kit.backups.job import BACKUP_SCRIPT
-from spbe_kit.backups.postgres import Server, bin_dir
+from spbe_kit.backups.postgres import ATTEMPTS, Server, bin_dir
 from spbe_kit.backups.restic import Snapshot, restic_binary
 from spbe_kit.backups.store import StoreSettings, master_key
 from spbe_kit.errors import BackupError
@@ -39,7 +40,14 @@ def backup_now(settings: StoreSettings, tenant_id: str, server: Server, timeout:
                "PGPASSWORD_FILE": str(work / "pg"), "RESTIC_REPOSITORY": settings.repository(tenant_id),
                "RESTIC_PASSWORD_FILE": str(work / "restic"), "AWS_ACCESS_KEY_ID": keys.store.access_key,
                "AWS_SECRET_ACCESS_KEY": keys.store.secret_key, "AWS_DEFAULT_REGION": settings.region}
-        proc = subprocess.run(["bash", "-c", BACKUP_SCRIPT], env=env, capture_output=True, text=True, timeout=timeout)
+        for attempt in range(1, ATTEMPTS + 1):
+            # a connection cut while kubectl restarts a port-forward fails one attempt; a new attempt
+            # starts over (restic keeps nothing of a backup that did not finish but reusable data)
+            proc = subprocess.run(["bash", "-c", BACKUP_SCRIPT], env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+            if proc.returncode == 0 or attempt == ATTEMPTS:
+                break
+            time.sleep(2 * attempt)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         raise BackupError(f"the backup of {tenant_id} failed: {' | '.join(lines[-3:]) or 'exit ' + str(proc.returncode)}")
