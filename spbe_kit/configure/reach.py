@@ -18,14 +18,13 @@ import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from spbe_kit.configure.plan import Reach
 from spbe_kit.request import Component, TenantSpec
 from spbe_kit.verify.hosts import CONTAINER, running_pods
 
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
-RELAY_CONNECT_SECONDS = 20.0
 
 
 @dataclass
@@ -49,13 +48,13 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 
 
 @contextmanager
-def _relay(target_port: int) -> Iterator[int]:
-    """A local port whose every connection is carried to `target_port`, retrying the connect for a while.
+def _relay(dial: Callable[[], tuple[socket.socket, Callable[[], None]]]) -> Iterator[int]:
+    """A local port whose every connection is carried over a connection `dial` makes for it alone.
 
-    kubectl's port-forward ends when the pod side resets a connection and is started again (on the
-    same port) a moment later. A role or a backup opens many connections in a row, and one landing in
-    that moment failed the whole run (the spbe_database role's second task on the real node, and
-    pg_dumpall right after psql in a backup).
+    kubectl's port-forward ends as soon as the pod side resets one connection (PostgreSQL's backends
+    do, on a refused login and often on a plain close over TLS), and every other connection through
+    it dies too: a backup's pg_restore lost its reconnect every time, and the spbe_database role its
+    second task twice. A forward per connection keeps them apart.
     """
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -63,19 +62,20 @@ def _relay(target_port: int) -> Iterator[int]:
     stop = threading.Event()
 
     def carry(client: socket.socket) -> None:
-        deadline = time.monotonic() + RELAY_CONNECT_SECONDS
-        while True:
-            try:
-                upstream = socket.create_connection(("127.0.0.1", target_port), timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline or stop.is_set():
-                    client.close()
-                    return
-                time.sleep(0.2)
-        upstream.settimeout(None)
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
+        try:
+            upstream, close = dial()
+        except OSError:
+            client.close()
+            return
+        try:
+            other = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+            other.start()
+            _pipe(client, upstream)
+            other.join(timeout=30)
+        finally:
+            client.close()
+            upstream.close()
+            close()
 
     def accept() -> None:
         while not stop.is_set():
@@ -121,35 +121,41 @@ class _Kubectl:
 
     @contextmanager
     def port_forward(self, service: str, port: int) -> Iterator[int | None]:
-        """A tunnel to the Service on a local port that stays open: kubectl ends a port-forward at the
-        first connection a pod resets (PostgreSQL does so on a refused login), so it is started again
-        on the same local port whenever it exits, and callers connect through a relay that waits out
-        the restart."""
-        proc, local = self._forward(service, 0, port)
-        stop = threading.Event()
-        current = [proc]
+        """A local port for the Service, or None when kubectl cannot forward to it at all.
 
-        def supervise() -> None:
-            while not stop.is_set():
-                if current[0].poll() is not None and not stop.is_set():
-                    current[0], _ = self._forward(service, local or 0, port)
-                stop.wait(0.2)
+        Every connection made to that port gets a kubectl port-forward of its own (see _relay), tried
+        up to three times: one reset connection then ends only its own forward."""
+        proc, local = self._forward(service, 0, port)  # can it be forwarded at all?
+        _end(proc)
+        if local is None:
+            yield None
+            return
 
-        try:
-            if local is None:
-                yield None
-            else:
-                threading.Thread(target=supervise, daemon=True).start()
-                with _relay(local) as relayed:
-                    yield relayed
-        finally:
-            stop.set()
-            for running in current:
-                running.terminate()
-                try:
-                    running.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    running.kill()
+        def dial() -> tuple[socket.socket, Callable[[], None]]:
+            for attempt in range(1, 4):
+                forward, forwarded = self._forward(service, 0, port)
+                if forwarded is not None:
+                    try:
+                        sock = socket.create_connection(("127.0.0.1", forwarded), timeout=20)
+                        sock.settimeout(None)  # a long restore may leave a connection quiet for minutes
+                        return sock, lambda: _end(forward)
+                    except OSError:
+                        pass
+                _end(forward)
+                time.sleep(0.5 * attempt)
+            raise OSError(f"kubectl could not forward to svc/{service}")
+
+        with _relay(dial) as relayed:
+            yield relayed
+
+
+def _end(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def _http_answers(url: str | urllib.request.Request) -> tuple[bool, str]:

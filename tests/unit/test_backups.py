@@ -116,29 +116,44 @@ def test_the_backup_role_and_secret_names_agree_with_the_desired_state(banyuwang
     assert {cluster.SUPERUSER_SECRET, cluster.BACKUP_SECRET} <= secrets
 
 
-def test_the_relay_waits_for_a_port_forward_that_is_being_restarted():
-    """A connection made while kubectl's forward is down (it restarts after a reset) still gets through."""
+def test_each_connection_through_the_relay_gets_its_own_upstream():
+    """One connection reset upstream (kubectl ends its forward then) must not take the next one with it."""
     import socket
     import threading
-    import time
 
     from spbe_kit.configure.reach import _relay
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # free now; the "forward" comes up on it a moment later
+    dialled, closed = [], []
 
-    def late_echo() -> None:
-        time.sleep(1.0)
-        with socket.socket() as srv:
-            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            srv.bind(("127.0.0.1", port))
-            srv.listen(1)
+    def echo_once() -> int:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def serve() -> None:
             conn, _ = srv.accept()
             with conn:
-                conn.sendall(conn.recv(100).upper())
+                data = conn.recv(100)
+                if data == b"reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                else:
+                    conn.sendall(data.upper())
+            srv.close()
 
-    threading.Thread(target=late_echo, daemon=True).start()
-    with _relay(port) as local, socket.create_connection(("127.0.0.1", local), timeout=10) as client:
-        client.sendall(b"dump")
-        assert client.recv(100) == b"DUMP"
+        threading.Thread(target=serve, daemon=True).start()
+        return srv.getsockname()[1]
+
+    def dial():
+        sock = socket.create_connection(("127.0.0.1", echo_once()), timeout=10)
+        dialled.append(sock)
+        return sock, lambda: closed.append(True)
+
+    with _relay(dial) as local:
+        with socket.create_connection(("127.0.0.1", local), timeout=10) as first:
+            first.sendall(b"reset")
+            first.recv(100)
+        for word in (b"dump", b"restore"):
+            with socket.create_connection(("127.0.0.1", local), timeout=10) as client:
+                client.sendall(word)
+                assert client.recv(100) == word.upper()
+    assert len(dialled) == 3
