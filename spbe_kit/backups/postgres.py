@@ -98,6 +98,27 @@ def scratch_server(parent: Path | None = None) -> Iterator[Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _version_num(text: str) -> int:
+    """'15.20 (Debian ...)' -> 150020, PostgreSQL's server_version_num."""
+    major, _, minor = text.split()[0].partition(".")
+    return int(major) * 10000 + int(minor or 0)
+
+
+def check_version(server: Server, dump: Path) -> None:
+    """Refuse a server older than the one that made the dump: a newer minor release may write what an older
+    one rejects (a 15.20 dump carries column options 15.18 does not know), half-way through a restore."""
+    listing = server.run("pg_restore", "--list", str(dump))
+    made_by = next((line.split(":", 1)[1].strip() for line in listing.splitlines()
+                    if "Dumped from database version:" in line), None)
+    if made_by is None:
+        return
+    ours = int(server.sql("postgres", "SHOW server_version_num"))
+    if ours < _version_num(made_by):
+        raise BackupError(f"the PostgreSQL restored into ({ours // 10000}.{ours % 10000}) is older than the tenant's "
+                          f"that made the backup ({made_by.split()[0]})",
+                          hint="upgrade it to that release or newer (on this machine: apt-get install postgresql-15)")
+
+
 def load(server: Server, backup: Path, databases: list[str] | None = None) -> dict[str, str]:
     """Load the databases of a restored backup directory into `server` (each replaced whole).
 
@@ -111,6 +132,8 @@ def load(server: Server, backup: Path, databases: list[str] | None = None) -> di
         missing = sorted(set(databases) - {d.stem for d in dumps})
         raise BackupError(f"the backup holds no dump of {', '.join(missing)}",
                           hint=f"it holds: {', '.join(d.stem for d in dumps) or 'nothing'}")
+    for dump in chosen:
+        check_version(server, dump)
     existing = set(server.sql("postgres", "SELECT rolname FROM pg_roles").split())
     globals_sql = (backup / "globals.sql").read_text() if (backup / "globals.sql").is_file() else ""
     for line in globals_sql.splitlines():

@@ -157,3 +157,10 @@ def test_each_connection_through_the_relay_gets_its_own_upstream():
                 client.sendall(word)
                 assert client.recv(100) == word.upper()
     assert len(dialled) == 3
+
+
+def test_postgres_release_numbers_compare_as_the_server_does():
+    from spbe_kit.backups.postgres import _version_num
+
+    assert _version_num("15.20 (Debian 15.20-0+deb12u1)") == 150020
+    assert _version_num("15.18") < _version_num("15.20") < _version_num("16.1")
