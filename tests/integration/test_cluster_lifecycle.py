@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from spbe_kit.devenv import backupstore
 from spbe_kit.devenv.cluster import binaries
 from spbe_kit.devenv.cluster.layout import DEFAULT_PORTS
 
@@ -28,6 +29,9 @@ def isolated(tmp_path_factory, cluster):  # `cluster`: the binaries are built by
     env = {**os.environ, "SPBE_STATE_DIR": str(state), "SPBE_CLUSTER_NODES": "1"}
     for name, port in DEFAULT_PORTS.items():
         env[f"SPBE_CLUSTER_{name.upper()}_PORT"] = str(port + 1000)
+    # its own backup store too, beside the session's (gRPC ports are these + 10000)
+    for name, port in backupstore.DEFAULT_PORTS.items():
+        env[f"SPBE_CLUSTER_{name.upper()}_PORT"] = str(port + 2000)
     yield env, state
     subprocess.run([sys.executable, "-m", "spbe_kit", "cluster", "down"], env=env, capture_output=True, timeout=120)
 
@@ -67,6 +71,9 @@ def test_up_status_restart_and_down(isolated):
     assert report["state"] == "running" and report["readyz"] == "ok"
     assert all(c["healthy"] for c in report["components"]) and report["nodes"] == {"spbe-local-node-1": True}
     assert report["rss_bytes"] > 100 * 2**20
+    store = report["backup_store"]
+    assert store["healthy"] and store["endpoint"] == f"http://127.0.0.1:{backupstore.DEFAULT_PORTS['store_s3'] + 2000}"
+    assert info["backup_store"] == store["endpoint"]
 
     pids = _pids(state)
     started = time.monotonic()
@@ -85,12 +92,14 @@ def test_up_status_restart_and_down(isolated):
     assert after["kwok"] != pids["kwok"] and after["kube-apiserver"] == pids["kube-apiserver"]
 
     down = spbe(env, "cluster", "down")
-    assert down.returncode == 0 and "stopped 6 process(es)" in down.stdout
+    assert down.returncode == 0 and "stopped 7 process(es)" in down.stdout and "backup-store" in down.stdout
     time.sleep(0.5)
     assert not any(_alive(pid) for pid in after.values()), "down stops every process it started"
     stopped = spbe(env, "cluster", "status", "--output", "json")
     assert stopped.returncode == 1 and json.loads(stopped.stdout)["state"] == "stopped"
     assert not (state / "cluster" / "data").exists() and (state / "cluster" / "logs").is_dir()
+    # the backups are not the cluster's to wipe: the store's data stays
+    assert (state / "backup-store" / "data").is_dir() and (state / "backup-store" / "master.key").is_file()
 
     # straight back up: the stopped servers' connections linger in TIME_WAIT on the same ports
     back = spbe(env, "cluster", "up", "--no-build")
