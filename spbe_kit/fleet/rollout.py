@@ -29,6 +29,22 @@ Progress = Callable[[str], None]
 PASSED, FAILED, ROLLED_BACK, ROLLBACK_FAILED = "passed", "failed", "rolled-back", "rollback-failed"
 
 
+class ConfigureFailed(SpbeError):
+    """The objects were applied, but a component could not be reached or one of its roles failed."""
+
+    def __init__(self, tenant: str, outcome) -> None:
+        if outcome.status == "unreachable":
+            why = "; ".join(f"{c}: {w}" for c, w in sorted(outcome.problems.items()))
+            message = f"{tenant}: configuration not done, components not reachable ({why})"
+        else:
+            failed = [r for r in outcome.roles if r.status != "configured"]
+            why = "; ".join(f"{r.component} ({r.role}) {r.status}" + (f": {r.detail.strip().splitlines()[-1][:300]}"
+                                                                      if r.detail.strip() else "") for r in failed)
+            message = f"{tenant}: configuration failed: {why}"
+        super().__init__(message, hint=f"`spbe tenant configure REQUEST` shows each role's output; the objects of "
+                                       f"{tenant} are applied")
+
+
 @dataclass
 class GateResult:
     gate: str
@@ -48,14 +64,26 @@ class Engine:
     progress: Progress = lambda _: None
 
     def up(self, spec: TenantSpec, version: str) -> dict:
+        """What `spbe tenant up` does before it verifies: the objects, then the roles inside every component
+        that runs on a real node (a new component, e.g. 2026.12's dashboards, is unconfigured until they
+        run). Verification is left to the gates."""
+        from spbe_kit.configure.tenant import configure_tenant
         from spbe_kit.provision import runner
 
+        def progress(line: str) -> None:
+            self.progress(f"{spec.tenant_id}: {line}")
+
         # the version the plan chose (a pin was honoured there; a rollback goes to the version before)
-        result = runner.up(spec, load_catalog(version), self.settings, lambda line: self.progress(f"{spec.tenant_id}: {line}"))
+        catalog = load_catalog(version)
+        result = runner.up(spec, catalog, self.settings, progress)
+        outcome = configure_tenant(spec, catalog, self.settings.kubeconfig, self.settings.context, progress,
+                                   verify=False, skip_simulated=True)
+        if outcome.status not in ("configured", "simulated"):
+            raise ConfigureFailed(spec.tenant_id, outcome)
         return result.changes
 
     def gates(self, spec: TenantSpec, version: str, commands: tuple[GateCommand, ...], ready_timeout: float) -> list[GateResult]:
-        return [self._ready(spec, ready_timeout), self._drift(spec, version), self._verify(spec),
+        return [self._ready(spec, ready_timeout), self._drift(spec, version), self._verify(spec, version),
                 *(self._command(spec, c) for c in commands)]
 
     def _ready(self, spec: TenantSpec, timeout: float) -> GateResult:
@@ -86,24 +114,23 @@ class Engine:
             return GateResult("drift", "fail", f"{len(result.findings)} finding(s): {shown}")
         return GateResult("drift", "pass", f"{result.objects_checked} objects as the baseline says")
 
-    def _verify(self, spec: TenantSpec) -> GateResult:
+    def _verify(self, spec: TenantSpec, version: str) -> GateResult:
+        """`spbe verify`'s suite against the tenant's running pods, judged by ``version``'s desired state."""
+        from spbe_kit.desired import desired_state
         from spbe_kit.health import tenant_health
+        from spbe_kit.verify.hosts import cluster_targets
+        from spbe_kit.verify.run import run_suite
 
         live = tenant_health(spec.tenant_id, self.settings.kubeconfig, self.settings.context)
         if live.unknowns:
             return GateResult("verify", "skipped", "no real node runs this tenant: " + live.unknowns[0])
-        import tempfile
-
-        from spbe_kit.verify.run import run_suite
-        from spbe_kit.verify.tenant import tenant_targets
-
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as request:
-            request.write(spec.request_text)
-            request.flush()
-            found = tenant_targets(Path(request.name), None, self.settings.kubeconfig, self.settings.context)
-        report = run_suite(found.targets, found.expected)
-        bad = [f"{r.component}: {r.check} {r.status}" for r in report.results if r.status != "passed"]
-        return GateResult("verify", "fail" if bad else "pass", "; ".join(bad[:5]) or f"{len(report.results)} checks passed")
+        state = desired_state(spec, load_catalog(version))
+        report = run_suite(*cluster_targets(state, self.settings.kubeconfig, self.settings.context))
+        if report.verified:
+            return GateResult("verify", "pass", f"{len(report.results)} checks passed")
+        bad = [f"{r.component}: {r.check} {r.status}" + (f" ({r.detail.strip()[:200]})" if r.detail.strip() else "")
+               for r in report.results if r.status != "pass"]
+        return GateResult("verify", "fail", f"{len(bad)} of {len(report.results)} checks not passed: " + "; ".join(bad[:5]))
 
     def _command(self, spec: TenantSpec, gate: GateCommand) -> GateResult:
         env = {**os.environ, "SPBE_TENANT": spec.tenant_id, "SPBE_KUBECONFIG": str(self.settings.kubeconfig)}

@@ -424,7 +424,7 @@ def test_egress_to_the_node_itself_is_denied_as_the_baseline_says(real):
 
 
 def test_a_backup_into_the_store_survives_a_dropped_database_and_its_drill_is_signed_evidence(real):
-    """Last of this file, since it drops e-office's database: `spbe backup run` (the job's script from outside, as the backup role, through a port-forward) puts the
+    """Near the end of this file, since it drops e-office's database: `spbe backup run` (the job's script from outside, as the backup role, through a port-forward) puts the
     tenant's databases into the store beside the cluster; after the e-office database is dropped, `spbe backup
     restore --into` brings back the same rows, and `spbe backup verify` files a signed, passing drill. E-office
     is stopped first, as ops would before a restore, so nothing writes between the backup and the checks."""
@@ -463,3 +463,64 @@ def test_a_backup_into_the_store_survives_a_dropped_database_and_its_drill_is_si
     assert json.loads(drill.stdout)["result"]["passed"]
     history = json.loads(real.spbe("backup", "drills", TENANT, "-o", "json").stdout)["drills"]
     assert history and all(h["signatureValid"] for h in history)
+
+
+FLEET_YAML = f"""
+waves:
+  - name: pilot
+    tenants: [{TENANT}]
+    maxParallel: 1
+    failureBudget: 0
+"""
+
+
+def test_a_fleet_rollout_on_the_real_node_gates_on_spbe_verify(real, tmp_path):
+    """#16's third gate where it matters: the tenant the previous test left with e-office scaled to zero is
+    brought back by `spbe fleet apply`, which runs the roles and passes every gate: Ready, drift, and `spbe
+    verify`'s whole suite (not skipped: a real node runs the tenant). Then a server key made readable by
+    others, which neither `up` nor the roles touch and only verify sees, fails the verify gate: the pilot's
+    budget of 0 halts the run, and --no-rollback leaves the tenant for inspection."""
+    folder = tmp_path / "fleet"
+    folder.mkdir()
+    (folder / REQUEST.name).write_text(REQUEST.read_text())
+    (folder / "fleet.yaml").write_text(FLEET_YAML)
+    plan = json.loads(real.spbe("fleet", "plan", str(folder), "--to", "2026.12", "-o", "json").stdout)
+    (entry,) = plan["tenants"]
+    assert (entry["current"], entry["action"], entry["wave"]) == ("2026.12", "converge", "pilot"), entry
+    assert entry["changes"]["update"] >= 1, entry  # the e-office Deployment's replicas
+    started = time.monotonic()
+    applied = real.spbe("fleet", "apply", str(folder), "--to", "2026.12", "-o", "json", timeout=2400, check=False)
+    FIGURES["fleet_converge_with_gates_seconds"] = round(time.monotonic() - started, 1)
+    status = json.loads(applied.stdout or "{}")
+    assert applied.returncode == 0 and status.get("status") == "finished", applied.stdout[-4000:] + applied.stderr[-3000:]
+    (tenant,) = status["tenants"]
+    assert tenant["outcome"] == "passed", tenant
+    gates = {g["gate"]: g for g in tenant["gates"]}
+    assert [(g["gate"], g["status"]) for g in tenant["gates"]] == [("ready", "pass"), ("drift", "pass"), ("verify", "pass")]
+    assert re.fullmatch(r"\d+ checks passed", gates["verify"]["detail"]) and int(gates["verify"]["detail"].split()[0]) >= 20
+    deployment = json.loads(real.kubectl("-n", TENANT, "get", "deployment", "eoffice", "-o", "json"))
+    assert deployment["spec"]["replicas"] == 1 and deployment["status"].get("readyReplicas") == 1
+
+    key = "/var/lib/postgresql/data/pgdata/server.key"
+
+    def database(*argv: str) -> str:
+        return real.kubectl("exec", "-n", TENANT, "database-0", "-c", "postgres", "--", *argv).strip()
+
+    assert database("stat", "-c", "%a", key) == "600"
+    database("chmod", "0644", key)
+    try:
+        # something to roll (a tenant admin lowered the default CPU request): the plan says converge again
+        real.kubectl("-n", TENANT, "patch", "limitrange", "spbe-limits", "--type=json",
+                     "-p", '[{"op": "replace", "path": "/spec/limits/0/defaultRequest/cpu", "value": "1m"}]')
+        failed = real.spbe("fleet", "apply", str(folder), "--to", "2026.12", "--no-rollback", "-o", "json",
+                           timeout=2400, check=False)
+        status = json.loads(failed.stdout or "{}")
+        assert failed.returncode == 1 and status.get("status") == "halted", failed.stdout[-4000:] + failed.stderr[-3000:]
+        (tenant,) = status["tenants"]
+        assert tenant["outcome"] == "failed" and not tenant["reverted"], tenant
+        gates = {g["gate"]: g for g in tenant["gates"]}
+        assert (gates["ready"]["status"], gates["drift"]["status"], gates["verify"]["status"]) == ("pass", "pass", "fail")
+        assert "database: server key is private fail" in gates["verify"]["detail"], gates["verify"]
+        assert "1 of " in gates["verify"]["detail"], gates["verify"]  # that check, and no other
+    finally:
+        database("chmod", "0600", key)

@@ -282,3 +282,48 @@ def test_the_engine_modules_are_loaded_before_tenants_run_in_parallel():
             and (name.count(".") == 1 or name.endswith(".v1"))]
     assert lazy == []
     assert "pulumi_kubernetes.meta.v1" in sys.modules and hasattr(sys.modules["pulumi_kubernetes.meta.v1"], "ObjectMetaArgs")
+
+
+def _engine_with(monkeypatch, outcome_status: str, roles=(), problems=None):
+    """The real Engine.up with the engine run and the roles stood in for; records what it was asked."""
+    from types import SimpleNamespace
+
+    from spbe_kit.configure import tenant as configure_module
+    from spbe_kit.configure.tenant import ConfigureOutcome
+    from spbe_kit.provision import runner
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(runner, "up", lambda spec, catalog, settings, progress: (
+        calls.append(("up", spec.tenant_id, catalog.version)), SimpleNamespace(changes={"update": 1}))[1])
+
+    def configure(spec, catalog, kubeconfig, context, progress, verify=True, skip_simulated=False):
+        calls.append(("configure", spec.tenant_id, catalog.version, verify, skip_simulated))
+        return ConfigureOutcome(spec.tenant_id, outcome_status, problems or {}, list(roles))
+
+    monkeypatch.setattr(configure_module, "configure_tenant", configure)
+    settings = SimpleNamespace(kubeconfig=Path("/nonexistent/kubeconfig"), context=None)
+    return rollout.Engine(settings), calls
+
+
+def test_a_fleet_up_runs_the_roles_after_the_objects_and_leaves_verification_to_the_gates(monkeypatch):
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    engine, calls = _engine_with(monkeypatch, "configured")
+    assert engine.up(spec, "2026.12") == {"update": 1}
+    assert calls == [("up", "kab-banyuwangi", "2026.12"), ("configure", "kab-banyuwangi", "2026.12", False, True)]
+    engine, _ = _engine_with(monkeypatch, "simulated")  # kwok: nothing runs to configure, not a failure
+    assert engine.up(spec, "2026.12") == {"update": 1}
+
+
+def test_a_role_that_fails_during_a_fleet_up_fails_the_tenant_with_the_role_named(monkeypatch):
+    from spbe_kit.configure.run import RoleResult
+
+    spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
+    roles = [RoleResult("database", "spbe_database", "configured"),
+             RoleResult("mail", "spbe_mail", "failed", detail="TASK [x]\nfatal: dovecot did not reload\n")]
+    engine, _ = _engine_with(monkeypatch, "failed", roles)
+    with pytest.raises(rollout.ConfigureFailed) as caught:
+        engine.up(spec, "2026.12")
+    assert caught.value.message == "kab-banyuwangi: configuration failed: mail (spbe_mail) failed: fatal: dovecot did not reload"
+    engine, _ = _engine_with(monkeypatch, "unreachable", problems={"eoffice": "no pod is Ready"})
+    with pytest.raises(rollout.ConfigureFailed, match=r"not reachable \(eoffice: no pod is Ready\)"):
+        engine.up(spec, "2026.12")
