@@ -59,7 +59,7 @@ def _show_plan(result) -> None:
     for t in result.tenants:
         if t.wave is None:
             rows.append(["(none)", t.tenant, t.current or "-", t.target, t.action, "", "in no wave of fleet.yaml"])
-    click.echo(table(["WAVE", "TENANT", "NOW", "TARGET", "ACTION", "CHANGES", "NOTE"], rows))
+    click.echo(table(rows, ["WAVE", "TENANT", "NOW", "TARGET", "ACTION", "CHANGES", "NOTE"]))
     counts = ", ".join(f"{n} {k}" for k, n in result.to_dict()["summary"].items())
     click.echo(f"\n{len(result.tenants)} tenant(s) onto catalog {result.target}: {counts} "
                f"({'engine previews' if result.precise else 'rendered and compared'} in {result.seconds:.1f}s)")
@@ -153,7 +153,7 @@ def _show_status(s) -> None:
     rows = [[t.wave or "-", t.tenant, t.source or "-", t.target, t.outcome + (" (reverted)" if t.reverted else ""),
              "" if t.seconds is None else f"{t.seconds:.0f}s",
              " ".join(f"{g['gate']}:{g['status']}" for g in t.gates)] for t in s.tenants]
-    click.echo(table(["WAVE", "TENANT", "FROM", "TO", "OUTCOME", "TIME", "GATES"], rows))
+    click.echo(table(rows, ["WAVE", "TENANT", "FROM", "TO", "OUTCOME", "TIME", "GATES"]))
     click.echo(", ".join(f"{n} {k}" for k, n in s.counts().items()))
 
 
@@ -169,9 +169,9 @@ def status_cmd(run_id, output) -> None:
         if output == "json":
             emit_json([{k: v for k, v in r.to_dict().items() if k != "tenants"} for r in runs])
             return
-        click.echo(table(["RUN", "STATUS", "TARGET", "BY", "STARTED", "OUTCOMES"],
-                         [[r.run, r.status, r.target, r.started_by, r.started_at,
-                           ", ".join(f"{n} {k}" for k, n in r.counts().items())] for r in runs]))
+        click.echo(table([[r.run, r.status, r.target, r.started_by, r.started_at,
+                           ", ".join(f"{n} {k}" for k, n in r.counts().items())] for r in runs],
+                         ["RUN", "STATUS", "TARGET", "BY", "STARTED", "OUTCOMES"]))
         return
     s = report.status(journal.find(run_id))
     if output == "json":

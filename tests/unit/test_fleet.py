@@ -327,3 +327,20 @@ def test_a_role_that_fails_during_a_fleet_up_fails_the_tenant_with_the_role_name
     engine, _ = _engine_with(monkeypatch, "unreachable", problems={"eoffice": "no pod is Ready"})
     with pytest.raises(rollout.ConfigureFailed, match=r"not reachable \(eoffice: no pod is Ready\)"):
         engine.up(spec, "2026.12")
+
+
+def test_fleet_status_prints_a_table_with_its_headers_first_and_a_row_per_tenant(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from spbe_kit.cli.main import cli
+
+    run = _run(tmp_path, monkeypatch, "waves:\n  - name: all\n    failureBudget: 1\n")
+    rollout.execute(run, StandIn(fail={"kota-bandung"}))
+    shown = CliRunner().invoke(cli, ["fleet", "status", run.id])
+    lines = shown.output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("WAVE"))
+    assert lines[header].split() == ["WAVE", "TENANT", "FROM", "TO", "OUTCOME", "TIME", "GATES"], shown.output
+    rows = {line.split()[1]: line.split()[4] for line in lines[header + 1:] if line.startswith("all ")}
+    assert rows == {"kab-banyuwangi": "passed", "kota-bandung": "rolled-back", "prov-jawa-timur": "passed"}, shown.output
+    listed = CliRunner().invoke(cli, ["fleet", "status"])
+    assert listed.output.splitlines()[0].split()[:3] == ["RUN", "STATUS", "TARGET"], listed.output
