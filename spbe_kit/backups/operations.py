@@ -155,6 +155,9 @@ def _canonical(result: dict) -> bytes:
     return json.dumps(result, sort_keys=True, separators=(",", ":")).encode()
 
 
+DRILL_KIND = "spbe.go.id/RestoreDrill"
+
+
 @dataclass(frozen=True)
 class DrillRecord:
     key: str
@@ -203,15 +206,24 @@ def drill(settings: StoreSettings, tenant_id: str, at: datetime | None = None) -
         if not databases and not problems:
             problems.append("the backup holds no database dump")
     result = {
-        "kind": "spbe.go.id/RestoreDrill", "tenant": tenant_id, "snapshot": snapshot.id, "snapshotShort": snapshot.short_id,
+        "kind": DRILL_KIND, "tenant": tenant_id, "snapshot": snapshot.id, "snapshotShort": snapshot.short_id,
         "backupTime": snapshot.time.isoformat(), "startedAt": started.isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - clock, 1), "ranOn": socket.gethostname(),
         "target": "scratch PostgreSQL outside the tenant", "databases": databases, "problems": problems,
         "passed": not problems,
     }
+    return file_signed(settings, f"{DRILLS_PREFIX}/{tenant_id}/{started.strftime('%Y%m%dT%H%M%SZ')}.json", result)
+
+
+def signed(settings: StoreSettings, key: str, result: dict) -> DrillRecord:
+    """``result`` signed with the platform's key, to be filed at ``key`` (nothing is written)."""
     signature = base64.b64encode(_signing_key(settings).sign(_canonical(result))).decode()
-    key = f"{DRILLS_PREFIX}/{tenant_id}/{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    record = DrillRecord(key, result, signature, public_key(settings))
+    return DrillRecord(key, result, signature, public_key(settings))
+
+
+def file_signed(settings: StoreSettings, key: str, result: dict) -> DrillRecord:
+    """``result`` signed with the platform's key and put at ``key`` (under drills/, where auditors read)."""
+    record = signed(settings, key, result)
     s3.put(settings, key, json.dumps(record.to_dict(), indent=2, sort_keys=True).encode())
     return record
 
@@ -219,6 +231,12 @@ def drill(settings: StoreSettings, tenant_id: str, at: datetime | None = None) -
 def drill_history(settings: StoreSettings, tenant_id: str, public_key_b64: str, credentials=None) -> list[dict]:
     """Every drill result of a tenant, oldest first, each with whether it was signed by that platform key
     (the key a record carries itself proves nothing: auditors check against the published one)."""
+    return [d for d in evidence(settings, tenant_id, public_key_b64, credentials)
+            if d.get("result", {}).get("kind") == DRILL_KIND]
+
+
+def evidence(settings: StoreSettings, tenant_id: str, public_key_b64: str, credentials=None) -> list[dict]:
+    """Every signed record of a tenant (drills, its decommission), oldest first, with ``signatureValid``."""
     out = []
     for obj in s3.list_keys(settings, f"{DRILLS_PREFIX}/{tenant_id}/", credentials):
         document = json.loads(s3.get(settings, obj["key"], credentials))

@@ -39,8 +39,8 @@ def list_(tenant: str, output: str) -> None:
     if not snapshots:
         warn(f"{tenant} has a repository in the store but no backup yet")
         return
-    click.echo(table(["BACKUP", "TAKEN (UTC)", "TAGS"],
-                     [[s.short_id, s.time.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(s.tags)] for s in snapshots]))
+    click.echo(table([[s.short_id, s.time.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(s.tags)] for s in snapshots],
+                     ["BACKUP", "TAKEN (UTC)", "TAGS"]))
 
 
 @backup.command()
@@ -81,7 +81,7 @@ def verify(tenant: str, at: datetime | None, output: str) -> None:
     else:
         rows = [[d["name"], str(d["tables"]), str(d["rows"]), "yes" if d["rowsMatchBackup"] else "NO"]
                 for d in result["databases"]]
-        click.echo(table(["DATABASE", "TABLES", "ROWS", "MATCHES BACKUP"], rows))
+        click.echo(table(rows, ["DATABASE", "TABLES", "ROWS", "MATCHES BACKUP"]))
         for problem in result["problems"]:
             click.echo(f"problem: {problem}")
         verdict = "passed" if result["passed"] else "FAILED"
@@ -105,10 +105,31 @@ def drills(tenant: str, output: str, public_key: str | None) -> None:
     if output == "json":
         emit_json({"tenant": tenant, "drills": history})
         return
-    click.echo(table(["DRILL", "BACKUP", "RESULT", "SIGNATURE"],
-                     [[h["result"]["startedAt"], h["result"]["snapshotShort"],
+    click.echo(table([[h["result"]["startedAt"], h["result"]["snapshotShort"],
                        "passed" if h["result"]["passed"] else "failed",
-                       "valid" if h["signatureValid"] else "INVALID"] for h in history]))
+                       "valid" if h["signatureValid"] else "INVALID"] for h in history],
+                     ["DRILL", "BACKUP", "RESULT", "SIGNATURE"]))
+
+
+@backup.command()
+@_tenant
+@output_option()
+@click.option("--public-key", "public_key", default=None,
+              help="The platform's signing public key (base64) to check against; default: this platform's.")
+def evidence(tenant: str, output: str, public_key: str | None) -> None:
+    """Every signed record of TENANT in the store: its restore drills and, once it is gone, its decommission
+    (final backup, export archive checksums, what was deleted), each with whether its signature holds."""
+    from spbe_kit.backups.operations import evidence as evidence_of
+    from spbe_kit.backups.operations import public_key as platform_key
+
+    settings = _settings()
+    records = evidence_of(settings, tenant, public_key or platform_key(settings))
+    if output == "json":
+        emit_json({"tenant": tenant, "evidence": records})
+        return
+    click.echo(table([[r["result"].get("kind", "?").split("/")[-1], r["result"].get("startedAt", ""), r["key"],
+                       "valid" if r["signatureValid"] else "INVALID"] for r in records],
+                     ["KIND", "WHEN", "KEY", "SIGNATURE"]))
 
 
 @backup.command()

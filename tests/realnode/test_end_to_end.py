@@ -524,3 +524,35 @@ def test_a_fleet_rollout_on_the_real_node_gates_on_spbe_verify(real, tmp_path):
         assert "1 of " in gates["verify"]["detail"], gates["verify"]  # that check, and no other
     finally:
         database("chmod", "0600", key)
+
+
+def test_decommission_hands_the_pemda_its_data_and_keeps_a_restorable_final_backup(real, tmp_path):
+    """Last of this file, since the tenant is gone after it: `spbe tenant decommission` takes the final backup,
+    writes the export archive of it (checksums that `sha256sum -c` accepts, a dump per database), drills it,
+    destroys the tenant and files signed evidence. The store still holds the final backup, and a drill of it
+    after the namespace is gone passes."""
+    out = tmp_path / "handover"
+    started = time.monotonic()
+    done = json.loads(real.spbe("tenant", "decommission", TENANT, "--out-dir", str(out), "--yes", "-o", "json",
+                                timeout=2400).stdout)
+    FIGURES["decommission_seconds"] = round(time.monotonic() - started, 1)
+    archive = Path(done["archive"]["path"])
+    assert archive.parent == out and archive.is_file()
+    assert subprocess.run(["sha256sum", "-c", f"{archive.name}.sha256"], cwd=out, capture_output=True).returncode == 0
+    assert {"eoffice", "identity"} <= set(done["archive"]["databases"])
+    FIGURES["export_archive_mib"] = round(archive.stat().st_size / 2**20, 1)
+    assert "NotFound" in subprocess.run([str(real.kubectl_bin), "--kubeconfig", str(real.kubeconfig), "get", "namespace",
+                                         TENANT], capture_output=True, text=True).stderr
+    result = done["evidence"]["result"]
+    assert result["kind"] == "spbe.go.id/Decommission" and result["drill"]["passed"] and done["filedInStore"]
+    assert result["export"]["sha256"] == done["archive"]["sha256"] and result["destroyed"]["objectsDeleted"] > 20
+    assert json.loads(Path(done["evidenceFile"]).read_text()) == done["evidence"]
+    # what auditors see in the store: the decommission among the tenant's records, signed by the platform
+    records = json.loads(real.spbe("backup", "evidence", TENANT, "-o", "json").stdout)["evidence"]
+    filed = [r for r in records if r["result"]["kind"] == "spbe.go.id/Decommission"]
+    assert [r["signature"] for r in filed] == [done["evidence"]["signature"]] and filed[0]["signatureValid"]
+    # the final backup outlives the tenant, and restores
+    newest = json.loads(real.spbe("backup", "list", TENANT, "-o", "json").stdout)["backups"][-1]
+    assert result["finalBackup"]["snapshot"].startswith(newest["id"])  # the list shows restic's short id
+    drill = json.loads(real.spbe("backup", "verify", TENANT, "-o", "json").stdout)
+    assert drill["result"]["passed"] and drill["result"]["snapshot"] == result["finalBackup"]["snapshot"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "spbe_kit"
-DOMAIN = ["request", "catalog", "desired", "stacks", "provision", "drift", "configure", "verify", "engine", "fleet", "backups", "contract.py",
+DOMAIN = ["request", "catalog", "desired", "stacks", "provision", "drift", "configure", "verify", "engine", "fleet", "backups", "lifecycle", "contract.py",
           "health.py", "kubeclient.py", "kubectl.py", "regions.py", "render.py", "scaffold.py", "roles.py"]
 
 #: (module or package, packages it must never import)
@@ -23,7 +23,11 @@ FORBIDDEN = [(name, ("spbe_kit.devenv", "spbe_kit.cli")) for name in DOMAIN] + [
     ("desired", ("spbe_kit.stacks", "spbe_kit.provision", "spbe_kit.drift")),
     ("stacks", ("spbe_kit.provision",)),
     # the platform's backups stand beside the tenant: nothing of the engine, the desired state or drift
-    ("backups", ("spbe_kit.provision", "spbe_kit.stacks", "spbe_kit.desired", "spbe_kit.drift", "spbe_kit.fleet")),
+    ("backups", ("spbe_kit.provision", "spbe_kit.stacks", "spbe_kit.desired", "spbe_kit.drift", "spbe_kit.fleet",
+                 "spbe_kit.lifecycle")),
+    # a tenant's life cycle uses the engine and the backups; the fleet and the engine know nothing of it
+    ("lifecycle", ("spbe_kit.fleet",)),
+    ("provision", ("spbe_kit.lifecycle",)),
 ]
 
 
