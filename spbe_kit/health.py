@@ -27,13 +27,14 @@ from spbe_kit.desired.context import LABEL_CATALOG, LABEL_COMPONENT, LABEL_TENAN
 from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION
 from spbe_kit.errors import ProvisionError
 from spbe_kit.kubeclient import api_client
+from spbe_kit.suspension import suspension_of
 
 BACKUP_JOB = "database-backup"
 BACKUP_MAX_AGE = dt.timedelta(days=1)
 #: kwok manages (simulates) exactly the nodes with this annotation
 SIMULATED_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 
-HEALTHY, NOT_HEALTHY, UNKNOWN = "healthy", "not healthy", "unknown"
+HEALTHY, NOT_HEALTHY, UNKNOWN, SUSPENDED = "healthy", "not healthy", "unknown", "suspended"
 
 
 @dataclass
@@ -60,6 +61,7 @@ class TenantHealth:
     credentials_checked: int = 0
     missing_objects: list[str] = field(default_factory=list)  # expected (from the stack's record) but absent
     nodes_readable: bool = True  # False: where the pods run cannot be told, so whether they answer is unknown
+    suspended: str | None = None  # since when the platform has it suspended (`spbe tenant suspend`)
     _secret_keys: list[str] = field(default_factory=list, repr=False)  # "secret/key" names found (never values)
 
     def expect(self, credentials: dict[str, list[str]] | None, workloads: list[str] | None) -> None:
@@ -78,7 +80,8 @@ class TenantHealth:
         out = [f"credential {c} has no value" for c in self.missing_credentials]
         out += [f"{o} is missing" for o in self.missing_objects]
         out += [f"{w.kind}/{w.name}: {w.ready}/{w.desired} Ready" + (" (scaled to zero)" if w.desired == 0 else "")
-                for ws in self.components.values() for w in ws if not w.healthy]
+                for ws in self.components.values() for w in ws
+                if not w.healthy and not (self.suspended and w.desired == 0)]  # what the suspension stopped
         return out
 
     @property
@@ -96,6 +99,8 @@ class TenantHealth:
     def verdict(self) -> str:
         if not self.namespace_exists or self.problems:
             return NOT_HEALTHY
+        if self.suspended:
+            return SUSPENDED
         return UNKNOWN if self.unknowns else HEALTHY
 
     @property
@@ -120,6 +125,7 @@ class TenantHealth:
             "components": {c: [{**asdict(w), "healthy": w.healthy} for w in ws] for c, ws in self.components.items()},
             "lastBackup": self.last_backup,
             "namespaceCatalogVersion": self.catalog_version,
+            "suspendedSince": self.suspended,
         }
 
 
@@ -162,6 +168,8 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
             raise
         labels = namespace.metadata.labels or {}
         health = TenantHealth(tenant_id, namespace_exists=True, catalog_version=labels.get(LABEL_CATALOG))
+        record = suspension_of({"metadata": {"annotations": namespace.metadata.annotations}})
+        health.suspended = record.at if record else None
         _credentials(core, tenant_id, health)
         simulated_nodes = _simulated_nodes(core)
         health.nodes_readable = simulated_nodes is not None

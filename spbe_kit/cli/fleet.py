@@ -54,6 +54,7 @@ def _show_plan(result) -> None:
     for wave, members in result.waves():
         for t in members:
             note = ", ".join(x for x in (f"pinned {t.pinned}" if t.pinned else "", f"held: {t.held}" if t.held else "",
+                                          f"suspended since {t.suspended}" if t.suspended else "",
                                           "PREVIEW FAILED (rendered changes shown)" if t.preview_error else "") if x)
             rows.append([wave.name, t.tenant, t.current or "-", t.target, t.action, str(t.changes) if t.rolls else "", note])
     for t in result.tenants:

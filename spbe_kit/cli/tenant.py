@@ -307,6 +307,9 @@ def status(tenant_id, kubeconfig, context, backend, secrets_provider, output) ->
         click.echo(f"tenant {tenant_id}: {verdict.upper() if verdict != health.HEALTHY else verdict}   "
                    f"catalog {catalog_version or '?'}   "
                    f"last update {last.get('ended') or '-'} ({last.get('kind', '-')}: {last.get('result', '-')})")
+        if live.suspended:
+            click.echo(f"  suspended since {live.suspended}: workloads at zero, backup jobs paused, data and backups kept; "
+                       f"`spbe tenant resume {tenant_id}` brings it back")
         if not live.namespace_exists:
             click.echo("  it was destroyed (its stack and update history are kept)" if last.get("kind") == "destroy"
                        else "  its namespace does not exist: it was never brought up with `spbe tenant up`")
@@ -341,22 +344,17 @@ def _backup_store():
 
 def _final_backup(store, tenant_id: str, settings, force: bool) -> dict | None:
     """The tenant's last backup, taken now into the store; refuses the destroy when it fails (unless --force)."""
-    from spbe_kit.backups.cluster import tenant_server
-    from spbe_kit.backups.run import backup_now
     from spbe_kit.errors import BackupError, DestroyRefused
+    from spbe_kit.lifecycle.final_backup import take_final_backup
 
-    _progress(f"taking the final backup of {tenant_id} into the backup store ...")
     try:
-        with tenant_server(tenant_id, settings.kubeconfig, settings.context, as_backup_role=True) as server:
-            snapshot = backup_now(store, tenant_id, server)
+        return take_final_backup(store, tenant_id, settings.kubeconfig, settings.context, _progress).to_dict()
     except BackupError as exc:
         if not force:
             raise DestroyRefused(f"refusing to destroy tenant {tenant_id}: its final backup failed: {exc.message}",
                                  hint="bring its database up (spbe tenant status), or pass --force if the data may be lost")
         warn(f"warning: destroying {tenant_id} without a final backup (--force): {exc.message}")
         return None
-    _progress(f"final backup {snapshot.short_id} of {tenant_id} is in the store; it stays for the retention period")
-    return snapshot.to_dict()
 
 
 @tenant.command("destroy")
@@ -386,3 +384,89 @@ def destroy(tenant_id, yes, force, kubeconfig, context, backend, secrets_provide
     else:
         click.echo(f"tenant {tenant_id} destroyed in {result.seconds:.1f}s ({result.changes.get('delete', 0)} objects deleted); "
                    "its stack and update history are kept as evidence of change")
+
+
+@tenant.command("decommission")
+@click.argument("tenant_id", callback=_tenant_id)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where the pemda's data export archive, its .sha256 and the signed evidence are written.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_engine_options
+@output_option()
+def decommission_cmd(tenant_id, out_dir, yes, kubeconfig, context, backend, secrets_provider, output) -> None:
+    """End a tenant for good: a final backup into the store, the data export archive of that backup for the
+    pemda (checksummed and read back), a restore drill of it, then the destroy, with signed evidence beside
+    the archive and in the store. Any step before the destroy failing leaves the tenant as it was.
+    Needs a backup store (SPBE_BACKUP_STORE, or the local cluster's)."""
+    from spbe_kit.errors import DestroyRefused
+    from spbe_kit.lifecycle.decommission import decommission
+
+    settings = _settings(kubeconfig, context, backend, secrets_provider)
+    store = _backup_store()
+    if store is None:
+        raise DestroyRefused(f"cannot decommission {tenant_id}: no backup store is configured, so there would be no "
+                             "final backup to keep and no evidence to file",
+                             hint="set SPBE_BACKUP_STORE (production) or run `spbe cluster up` (local store); "
+                                  "`spbe tenant destroy` removes a tenant without a store")
+    if not yes:
+        click.confirm(f"Decommission tenant {tenant_id}: final backup, export to {out_dir}, then destroy namespace "
+                      f"{tenant_id}?", abort=True, err=True)
+    _engine_ready()
+    done = decommission(tenant_id, settings, store, out_dir, _progress)
+    if output == "json":
+        emit_json(done.to_dict())
+    else:
+        click.echo(f"tenant {tenant_id} decommissioned; its final backup {done.record.result['finalBackup']['snapshot'][:8]} "
+                   "stays in the store for the retention period")
+        click.echo(f"  data export for the pemda: {done.archive.path} ({done.archive.size} bytes)")
+        click.echo(f"  sha256 {done.archive.sha256} (also in {done.archive.path.name}.sha256)")
+        click.echo(f"  evidence (signed): {done.evidence_file}" + ("" if done.filed_in_store else " (NOT filed in the store)"))
+
+
+@tenant.command("suspend")
+@click.argument("tenant_id", callback=_tenant_id)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Suspend even when the backup before it cannot be taken.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--context", default=None)
+@output_option()
+def suspend_cmd(tenant_id, yes, force, kubeconfig, context, output) -> None:
+    """Stop a tenant without losing anything: a backup into the store first (when one is configured), then
+    every workload scaled to zero and its CronJobs paused, recorded on its namespace (who, when, what).
+    Volumes, Secrets and backups stay; `spbe drift` reports it as suspended; `tenant up` is refused until
+    `spbe tenant resume`. Running it again changes nothing."""
+    from spbe_kit.kubeclient import resolve_kubeconfig
+    from spbe_kit.lifecycle.suspend import suspend
+
+    if not yes:
+        click.confirm(f"Suspend tenant {tenant_id} (every workload scaled to zero)?", abort=True, err=True)
+    result = suspend(tenant_id, resolve_kubeconfig(kubeconfig), context, _backup_store(), force, _progress)
+    _echo_suspension(result, output)
+
+
+@tenant.command("resume")
+@click.argument("tenant_id", callback=_tenant_id)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--context", default=None)
+@output_option()
+def resume_cmd(tenant_id, kubeconfig, context, output) -> None:
+    """Bring a suspended tenant back exactly as it was (the replicas and CronJobs its suspension recorded), and
+    wait until every workload is Ready. A tenant that is not suspended is left alone."""
+    from spbe_kit.kubeclient import resolve_kubeconfig
+    from spbe_kit.lifecycle.suspend import resume
+
+    _echo_suspension(resume(tenant_id, resolve_kubeconfig(kubeconfig), context, _progress), output)
+
+
+def _echo_suspension(result, output: str) -> None:
+    if output == "json":
+        emit_json(result.to_dict())
+        return
+    record = result.suspension
+    words = {"suspended": "suspended", "already-suspended": "was already suspended", "resumed": "resumed",
+             "not-suspended": "is not suspended: nothing to do"}
+    click.echo(f"tenant {result.tenant} {words[result.action]} ({result.seconds:.1f}s)")
+    if record and result.action != "not-suspended":
+        click.echo(f"  suspended at {record.at} by {record.by}; backup before it: {record.backup or 'none (no store)'}")
+        click.echo(f"  workloads: {', '.join(f'{k} ({v})' for k, v in sorted(record.replicas.items())) or '-'}")
+        click.echo(f"  CronJobs: {', '.join(record.cronjobs) or '-'}")

@@ -27,6 +27,7 @@ from spbe_kit.drift.compare import differences
 from spbe_kit.drift.live import Snapshot
 from spbe_kit.drift.model import Finding, FindingKind, ObjectRef, Phrase, TenantResult
 from spbe_kit.request.spec import TenantSpec
+from spbe_kit.suspension import Suspension, suspension_of
 
 GUARDRAIL_KINDS = {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "RoleBinding"}
 
@@ -46,7 +47,8 @@ class DriftReport:
 
     @property
     def clean(self) -> bool:
-        return all(t.status == "clean" for t in self.tenants) and not self.extra_namespaces
+        # a tenant the platform suspended (and recorded so) deviates only as the record says
+        return all(t.status in ("clean", "suspended") for t in self.tenants) and not self.extra_namespaces
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class DriftReport:
                 "unverified": sum(t.status == "unverified" for t in self.tenants),
                 "errors": sum(t.status == "error" for t in self.tenants),
                 "notProvisioned": sum(t.status == "not-provisioned" for t in self.tenants),
+                "suspended": sum(t.status == "suspended" for t in self.tenants),
                 "findings": sum(len(t.findings) for t in self.tenants),
                 "apiRequests": self.api_requests,
                 "seconds": round(self.seconds, 2),
@@ -70,7 +73,7 @@ class DriftReport:
             "unknownTenantNamespaces": self.extra_namespaces,
             "tenants": [
                 {"tenant": t.tenant, "status": t.status, "catalogVersion": t.catalog_version,
-                 "objectsChecked": t.objects_checked, "error": t.error,
+                 "objectsChecked": t.objects_checked, "error": t.error, "suspended": t.suspended,
                  "findings": [f.to_dict() for f in t.findings], "secretHashes": t.secret_hashes}
                 for t in self.tenants
             ],
@@ -132,7 +135,21 @@ def check_tenant(spec: TenantSpec, snapshot: Snapshot, hash_key: bytes, previous
         if manifest.generated_keys:
             result.findings += _check_secret(manifest, live, hash_key, previous, result)
     result.findings += _strays(state, snapshot)
+    suspension = suspension_of(snapshot.namespaces.get(spec.tenant_id))
+    if suspension is not None:
+        result.suspended = {"at": suspension.at, "by": suspension.by, "backup": suspension.backup}
+        result.findings = [f for f in result.findings if not _stopped_by(suspension, f)]
     return result
+
+
+def _stopped_by(suspension: Suspension, finding: Finding) -> bool:
+    """A difference the platform's suspension made and recorded: a recorded workload at 0 replicas, a recorded
+    CronJob paused. Anything else (another workload, other fields, a job paused that was not) stays drift."""
+    if finding.kind is not FindingKind.CHANGED or not suspension.stopped(finding.object.kind, finding.object.name):
+        return False
+    if finding.object.kind in ("Deployment", "StatefulSet"):
+        return finding.path == "spec.replicas" and finding.actual == 0
+    return finding.object.kind == "CronJob" and finding.path == "spec.suspend" and finding.actual is True
 
 
 def _check_secret(manifest: Manifest, live: dict[str, Any], key: bytes, previous: dict[str, dict[str, str]] | None,

@@ -82,6 +82,7 @@ class TenantResult:
     error: str | None = None  # the tenant could not be checked at all
     not_provisioned: bool = False  # its namespace does not exist: never provisioned, or destroyed
     secret_hashes: dict[str, dict[str, str]] = field(default_factory=dict)  # secret -> key -> keyed hash
+    suspended: dict[str, str | None] | None = None  # the platform's suspension record (at, by, backup)
 
     @property
     def clean(self) -> bool:
@@ -97,4 +98,6 @@ class TenantResult:
             f.kind is FindingKind.UNVERIFIED for f in self.findings
         ):
             return "unverified"
-        return "clean" if self.clean else "drift"
+        if self.clean:
+            return "suspended" if self.suspended else "clean"
+        return "drift"

@@ -24,6 +24,7 @@ from spbe_kit.fleet.config import FILE_NAME, FleetConfig, FleetInvalid, Selector
 from spbe_kit.regions import normalise_name
 from spbe_kit.request import load_request
 from spbe_kit.request.spec import TenantSpec
+from spbe_kit.suspension import suspension_of
 
 Progress = Callable[[str], None]
 
@@ -81,7 +82,8 @@ class TenantPlan:
     pinned: str | None = None
     held: str | None = None  # the hold's reason
     wave: str | None = None
-    action: str = ""  # create | upgrade | downgrade | converge | unchanged | hold | no-wave
+    action: str = ""  # create | upgrade | downgrade | converge | unchanged | hold | suspended | no-wave
+    suspended: str | None = None  # since when the platform has the tenant suspended
     changes: Changes = field(default_factory=Changes)
     preview_error: str | None = None  # --precise: the engine's preview of this tenant failed (changes stay rendered)
 
@@ -245,7 +247,10 @@ def plan(folder: Path, target: str, snapshot: Snapshot, config: FleetConfig, pro
         except CatalogError as exc:
             raise SpbeError(f"{path.name}: {exc.message}", exc.hint) from None
         entry.action = _action(current, goal, entry.changes)
-        if entry.held and entry.rolls:
+        suspended = suspension_of(ns)
+        if suspended and entry.rolls:  # `up` would start what the platform stopped; it is refused there too
+            entry.action, entry.suspended = "suspended", suspended.at
+        elif entry.held and entry.rolls:
             entry.action = "hold"
         elif entry.wave is None and entry.rolls:
             entry.action = "no-wave"

@@ -30,6 +30,7 @@ from spbe_kit.desired.model import DesiredState, Manifest
 from spbe_kit.errors import ChangeRefused, ProvisionError
 from spbe_kit.kubeclient import api_client, object_path
 from spbe_kit.health import SIMULATED_NODE_ANNOTATION
+from spbe_kit.suspension import suspension_of
 
 FIELD_MANAGER = "spbe-preflight"
 WORKERS = 4
@@ -181,6 +182,15 @@ def protected_deletions(state: DesiredState, deployment: dict[str, Any] | None,
             "(was a component removed from the request?)"
             for _, kind, name in _protected_gone(state, deployment)
             if not (kind == "PersistentVolumeClaim" and name in (retired or {}))]
+
+
+def check_not_suspended(tenant_id: str, kubeconfig: Path, context: str | None = None) -> None:
+    """Refuse to converge a tenant the platform suspended: `up` would start what the suspension stopped."""
+    status, body = _Http(api_client(kubeconfig, context)).request("GET", object_path("Namespace", None, tenant_id))
+    record = suspension_of(body) if status == 200 else None
+    if record is not None:
+        raise ProvisionError(f"tenant {tenant_id} is suspended (since {record.at}, by {record.by}): not changing it",
+                             hint=f"resume it first with `spbe tenant resume {tenant_id}`, then run this again")
 
 
 def check_change(state: DesiredState, kubeconfig: Path, context: str | None = None,

@@ -203,6 +203,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(spec.tenant_id):
+        preflight.check_not_suspended(spec.tenant_id, settings.kubeconfig, settings.context)
         stack = _stack(spec.tenant_id, settings, progress, create=True)
         release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)

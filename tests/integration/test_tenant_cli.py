@@ -165,3 +165,70 @@ def test_configure_names_every_unreachable_component_and_configures_nothing(clus
     secret = client.CoreV1Api(api_client).read_namespaced_secret("identity-admin", running_tenant.tenant_id)
     password = base64.b64decode(secret.data["password"]).decode()
     assert password not in result.stdout + result.stderr
+
+
+def test_decommission_is_refused_when_its_final_backup_cannot_be_taken_and_writes_nothing(cluster, running_tenant,
+                                                                                           api_client, tmp_path):
+    """A decommission starts with the final backup; kwok's simulated database gives none, so no archive is
+    written and the tenant stays (the whole run, on a real database, is in tests/realnode)."""
+    ns = running_tenant.tenant_id
+    out = tmp_path / "handover"
+    result = spbe(cluster, "tenant", "decommission", ns, "--out-dir", str(out), "--yes")
+    assert result.returncode == 1, result.stderr
+    assert f"not decommissioning {ns}: its final backup failed" in result.stderr
+    assert "nothing was deleted" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+    assert client.CoreV1Api(api_client).read_namespace(ns).status.phase == "Active"
+    no_store = spbe(cluster, "tenant", "decommission", ns, "--out-dir", str(out), "--yes",
+                    env_extra={"SPBE_STATE_DIR": str(tmp_path / "state")})
+    assert no_store.returncode == 1 and "no backup store is configured" in no_store.stderr, no_store.stderr
+
+
+def test_suspend_stops_every_workload_with_a_record_drift_accepts_and_resume_brings_back_exactly_that(
+        cluster, running_tenant, api_client, tmp_path):
+    """Suspend -> refused without a fresh backup (kwok's database gives none), then --force: workloads at zero,
+    CronJobs paused, the record on the namespace; drift says 'suspended' (exit 0), status says so, `tenant up`
+    is refused; suspending again changes nothing; resume restores the recorded replicas and jobs, drift is
+    clean again, and resuming again changes nothing."""
+    ns = running_tenant.tenant_id
+    apps, batch, core = client.AppsV1Api(api_client), client.BatchV1Api(api_client), client.CoreV1Api(api_client)
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    request = requests / f"{ns}.yaml"
+    request.write_text(request_text("35.10", ns, tier="small"))
+
+    def workloads() -> dict[str, int]:
+        return {**{f"Deployment/{d.metadata.name}": d.spec.replicas for d in apps.list_namespaced_deployment(ns).items},
+                **{f"StatefulSet/{s.metadata.name}": s.spec.replicas for s in apps.list_namespaced_stateful_set(ns).items}}
+
+    def drift() -> tuple[int, dict]:
+        proc = spbe(cluster, "drift", ns, "--requests", str(requests), "-o", "json")
+        return proc.returncode, json.loads(proc.stdout)["tenants"][0]
+
+    before = workloads()
+    assert drift()[1]["status"] == "clean" and all(n >= 1 for n in before.values())
+    refused = spbe(cluster, "tenant", "suspend", ns, "--yes")
+    assert refused.returncode == 1 and f"not suspending {ns}: the backup before it failed" in refused.stderr
+    assert workloads() == before
+    suspended = spbe(cluster, "tenant", "suspend", ns, "--yes", "--force", "-o", "json")
+    assert suspended.returncode == 0, suspended.stderr
+    record = json.loads(suspended.stdout)["suspension"]
+    assert record["replicas"] == before and record["cronjobs"] == ["database-backup", "database-restore-check"]
+    assert set(workloads().values()) == {0}
+    assert all(c.spec.suspend for c in batch.list_namespaced_cron_job(ns).items)
+    assert [p.metadata.name for p in core.list_namespaced_pod(ns).items if p.status.phase == "Running"] == []
+    code, result = drift()
+    assert (code, result["status"], result["findings"]) == (0, "suspended", [])
+    assert result["suspended"]["by"] == record["by"]
+    status = json.loads(spbe(cluster, "tenant", "status", ns, "-o", "json").stdout)
+    assert status["health"] == "suspended" and status["suspendedSince"] == record["at"] and status["problems"] == []
+    up = spbe(cluster, "tenant", "up", str(request), "--skip-config")
+    assert up.returncode == 2 and f"tenant {ns} is suspended" in up.stderr and "spbe tenant resume" in up.stderr
+    again = json.loads(spbe(cluster, "tenant", "suspend", ns, "--yes", "-o", "json").stdout)
+    assert again["action"] == "already-suspended" and again["suspension"] == record
+    resumed = spbe(cluster, "tenant", "resume", ns, "-o", "json")
+    assert resumed.returncode == 0 and json.loads(resumed.stdout)["action"] == "resumed", resumed.stderr
+    assert workloads() == before
+    assert not any(c.spec.suspend for c in batch.list_namespaced_cron_job(ns).items)
+    assert drift()[0] == 0 and drift()[1]["status"] == "clean"
+    assert json.loads(spbe(cluster, "tenant", "resume", ns, "-o", "json").stdout)["action"] == "not-suspended"

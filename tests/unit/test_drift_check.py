@@ -126,3 +126,51 @@ def test_a_deleted_backup_job_or_a_shortened_retention_is_drift(banyuwangi):
     snap._by_namespace[banyuwangi.tenant_id].remove(("CronJob", job))
     findings = check_tenant(_spec(), snap, KEY, None).findings
     assert [(f.kind.value, f.object.kind, f.object.name) for f in findings] == [("missing", "CronJob", "database-backup")]
+
+
+def _suspend(snap, state, replicas: dict[str, int], cronjobs: list[str]) -> None:
+    """What `spbe tenant suspend` leaves: its record on the namespace, those workloads at 0, those jobs paused."""
+    from spbe_kit.suspension import ANNOTATION, Suspension
+
+    record = Suspension(at="2026-12-02T10:00:00+00:00", by="ops@pdn", backup="0123abcd", replicas=replicas, cronjobs=cronjobs)
+    snap.namespaces[state.tenant_id]["metadata"].setdefault("annotations", {})[ANNOTATION] = record.to_annotation()
+    for ref in replicas:
+        kind, name = ref.split("/")
+        snap.get(kind, state.tenant_id, name)["spec"]["replicas"] = 0
+    for name in cronjobs:
+        snap.get("CronJob", state.tenant_id, name)["spec"]["suspend"] = True
+
+
+def test_a_tenant_the_platform_suspended_is_reported_suspended_not_drift(banyuwangi):
+    snap = _snapshot(banyuwangi)
+    workloads = {f"{m.kind}/{m.name}": m.body["spec"].get("replicas", 1) for m in banyuwangi.manifests
+                 if m.kind in ("Deployment", "StatefulSet")}
+    cronjobs = [m.name for m in banyuwangi.manifests if m.kind == "CronJob"]
+    assert len(workloads) >= 5 and "database-backup" in cronjobs
+    _suspend(snap, banyuwangi, workloads, cronjobs)
+    result = check_tenant(_spec(), snap, KEY, None)
+    assert result.findings == [] and result.status == "suspended"
+    assert result.suspended == {"at": "2026-12-02T10:00:00+00:00", "by": "ops@pdn", "backup": "0123abcd"}
+
+
+def test_a_suspension_hides_only_what_it_recorded(banyuwangi):
+    """Scaling down or pausing what the record does not name, or changing anything else, is still drift."""
+    snap = _snapshot(banyuwangi)
+    _suspend(snap, banyuwangi, {"Deployment/eoffice": 1}, [])
+    snap.get("CronJob", banyuwangi.tenant_id, "database-backup")["spec"]["suspend"] = True  # not in the record
+    snap.get("StatefulSet", banyuwangi.tenant_id, "database")["spec"]["replicas"] = 0  # not in the record
+    snap.get("Deployment", banyuwangi.tenant_id, "eoffice")["spec"]["template"]["spec"]["containers"][0]["image"] = "x:1"
+    result = check_tenant(_spec(), snap, KEY, None)
+    assert result.status == "drift"
+    assert sorted((f.object.name, f.path.split("[")[0]) for f in result.findings) == [
+        ("database", "spec.replicas"), ("database-backup", "spec.suspend"), ("eoffice", "spec.template.spec.containers")]
+
+
+def test_a_forged_or_unreadable_suspension_record_hides_nothing(banyuwangi):
+    from spbe_kit.suspension import ANNOTATION
+
+    snap = _snapshot(banyuwangi)
+    _suspend(snap, banyuwangi, {"Deployment/eoffice": 1}, ["database-backup"])
+    snap.namespaces[banyuwangi.tenant_id]["metadata"]["annotations"][ANNOTATION] = "{not json"
+    result = check_tenant(_spec(), snap, KEY, None)
+    assert result.status == "drift" and len(result.findings) == 2

@@ -22,6 +22,7 @@ WORDS: dict[str, str] = {
     'status.unverified': 'not verified',
     'status.error': 'error',
     'status.not-provisioned': 'not provisioned (no namespace: never brought up, or destroyed)',
+    'status.suspended': 'suspended by the platform (workloads at zero, backup jobs paused; data and backups kept)',
     'summary.clean': '{clean} of {tenants} tenant(s) match the baseline',
     'summary.drift': '{drifted} tenant(s) drifted, {findings} finding(s)',
     'kind.missing': 'missing from the cluster',

@@ -22,6 +22,7 @@ WORDS: dict[str, str] = {
     'status.unverified': 'tidak terverifikasi',
     'status.error': 'galat',
     'status.not-provisioned': 'belum disediakan (namespace tidak ada: belum pernah dibuat, atau sudah dihapus)',
+    'status.suspended': 'ditangguhkan oleh platform (beban kerja nol, tugas cadangan dijeda; data dan cadangan tetap disimpan)',
     'summary.clean': '{clean} dari {tenants} tenant sesuai baseline',
     'summary.drift': '{drifted} tenant menyimpang, {findings} temuan',
     'kind.missing': 'tidak ada di klaster',

@@ -1,0 +1,166 @@
+"""Suspending a tenant (every workload scaled to zero, its CronJobs paused; its volumes, Secrets and backups
+kept) and resuming it exactly as it was.
+
+Suspend, in this order: a backup into the store (when one is configured; refused when it fails unless
+forced), then the record on the Namespace (spbe_kit.suspension) -- written before anything stops, so a
+suspend cut short is still resumable -- then the scaling and pausing, then the wait until no pod of the
+tenant runs. Resume undoes exactly what the record says, removes the record last, and waits until every
+workload is Ready. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from spbe_kit.backups.store import StoreSettings
+from spbe_kit.errors import BackupError, DestroyRefused, SpbeError
+from spbe_kit.health import wait_ready
+from spbe_kit.kubeclient import api_client
+from spbe_kit.suspension import ANNOTATION, Suspension, suspension_of
+
+Progress = Callable[[str], None]
+SCALED_KINDS = ("Deployment", "StatefulSet")
+
+
+class SuspendRefused(DestroyRefused):
+    """Stopping the tenant would leave it without a recent backup, and --force was not given (exit 1)."""
+
+
+@dataclass(frozen=True)
+class SuspendResult:
+    tenant: str
+    action: str  # suspended | already-suspended | resumed | not-suspended
+    suspension: Suspension | None
+    seconds: float
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return {"tenant": self.tenant, "action": self.action, "seconds": round(self.seconds, 1),
+                "suspension": asdict(self.suspension) if self.suspension else None}
+
+
+def _operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def _namespace(core: client.CoreV1Api, api: client.ApiClient, tenant_id: str) -> dict:
+    try:
+        return api.sanitize_for_serialization(core.read_namespace(tenant_id))
+    except ApiException as exc:
+        if exc.status == 404:
+            raise SpbeError(f"tenant {tenant_id} is not provisioned (no namespace {tenant_id})",
+                            hint="`spbe tenant status` lists what runs") from None
+        raise
+
+
+def _workloads(apps: client.AppsV1Api, tenant_id: str) -> dict[str, int]:
+    out = {}
+    for kind, lister in (("Deployment", apps.list_namespaced_deployment), ("StatefulSet", apps.list_namespaced_stateful_set)):
+        for obj in lister(tenant_id).items:
+            out[f"{kind}/{obj.metadata.name}"] = obj.spec.replicas if obj.spec.replicas is not None else 1
+    return out
+
+
+def _scale(apps: client.AppsV1Api, tenant_id: str, ref: str, replicas: int) -> None:
+    kind, name = ref.split("/", 1)
+    patch = {"spec": {"replicas": replicas}}
+    if kind == "Deployment":
+        apps.patch_namespaced_deployment(name, tenant_id, patch)
+    else:
+        apps.patch_namespaced_stateful_set(name, tenant_id, patch)
+
+
+def _running_pods(core: client.CoreV1Api, tenant_id: str) -> list[str]:
+    """Pods of the tenant's workloads still there (a finished Job's pods do not count)."""
+    pods = core.list_namespaced_pod(tenant_id).items
+    return sorted(p.metadata.name for p in pods
+                  if not any(o.kind == "Job" for o in (p.metadata.owner_references or []))
+                  and p.status.phase not in ("Succeeded", "Failed"))
+
+
+def suspend(tenant_id: str, kubeconfig: Path, context: str | None, store: StoreSettings | None, force: bool = False,
+            progress: Progress = lambda _: None, timeout: float = 600) -> SuspendResult:
+    """See the module's text."""
+    started = time.monotonic()
+    with api_client(kubeconfig, context) as api:
+        core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+        existing = suspension_of(_namespace(core, api, tenant_id))
+        if existing:
+            progress(f"{tenant_id} is already suspended (since {existing.at}, by {existing.by})")
+            return SuspendResult(tenant_id, "already-suspended", existing, time.monotonic() - started)
+        backup = None
+        if store is not None:
+            from spbe_kit.lifecycle.final_backup import take_final_backup
+
+            try:
+                backup = take_final_backup(store, tenant_id, kubeconfig, context, progress).id
+            except BackupError as exc:
+                if not force:
+                    raise SuspendRefused(f"not suspending {tenant_id}: the backup before it failed ({exc.message}); "
+                                         "nothing was stopped",
+                                         hint="check its database with `spbe tenant status`, or pass --force to "
+                                              "suspend without a fresh backup") from None
+                progress(f"warning: suspending {tenant_id} without a fresh backup (--force): {exc.message}")
+        running = {ref: n for ref, n in _workloads(apps, tenant_id).items() if n > 0}
+        cronjobs = sorted(c.metadata.name for c in batch.list_namespaced_cron_job(tenant_id).items if not c.spec.suspend)
+        record = Suspension(at=datetime.now(timezone.utc).isoformat(timespec="seconds"), by=_operator(), backup=backup,
+                            replicas=running, cronjobs=cronjobs)
+        core.patch_namespace(tenant_id, {"metadata": {"annotations": {ANNOTATION: record.to_annotation()}}})
+        for name in cronjobs:
+            batch.patch_namespaced_cron_job(name, tenant_id, {"spec": {"suspend": True}})
+        for ref in sorted(running):
+            _scale(apps, tenant_id, ref, 0)
+        progress(f"{tenant_id}: {len(running)} workload(s) scaled to 0, {len(cronjobs)} CronJob(s) paused; "
+                 "waiting for its pods to stop ...")
+        deadline = time.monotonic() + timeout
+        while (left := _running_pods(core, tenant_id)) and time.monotonic() < deadline:
+            time.sleep(2)
+        if left:
+            raise SpbeError(f"{tenant_id} is suspended but {len(left)} pod(s) still run after {timeout:.0f}s: "
+                            f"{', '.join(left[:5])}", hint="see `kubectl -n {tenant_id} get pods`; running suspend again "
+                                                          "waits again".replace("{tenant_id}", tenant_id))
+    progress(f"{tenant_id} suspended: its volumes, Secrets and backups are kept; `spbe tenant resume {tenant_id}` "
+             "brings it back")
+    return SuspendResult(tenant_id, "suspended", record, time.monotonic() - started)
+
+
+def resume(tenant_id: str, kubeconfig: Path, context: str | None, progress: Progress = lambda _: None,
+           timeout: float = 900) -> SuspendResult:
+    """See the module's text."""
+    started = time.monotonic()
+    with api_client(kubeconfig, context) as api:
+        core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+        record = suspension_of(_namespace(core, api, tenant_id))
+        if record is None:
+            progress(f"{tenant_id} is not suspended: nothing to resume")
+            return SuspendResult(tenant_id, "not-suspended", None, time.monotonic() - started)
+        present = _workloads(apps, tenant_id)
+        for ref, replicas in sorted(record.replicas.items()):
+            if ref in present:
+                _scale(apps, tenant_id, ref, replicas)
+        for name in record.cronjobs:
+            try:
+                batch.patch_namespaced_cron_job(name, tenant_id, {"spec": {"suspend": False}})
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        core.patch_namespace(tenant_id, {"metadata": {"annotations": {ANNOTATION: None}}})
+    progress(f"{tenant_id}: {len(record.replicas)} workload(s) scaled back, {len(record.cronjobs)} CronJob(s) running "
+             "again; waiting until every workload is Ready ...")
+    wait_ready(tenant_id, kubeconfig, context, timeout=timeout, progress=progress)
+    return SuspendResult(tenant_id, "resumed", record, time.monotonic() - started)
