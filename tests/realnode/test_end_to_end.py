@@ -465,6 +465,43 @@ def test_a_backup_into_the_store_survives_a_dropped_database_and_its_drill_is_si
     assert history and all(h["signatureValid"] for h in history)
 
 
+def test_suspend_stops_the_real_tenant_after_a_backup_and_resume_brings_it_back_with_its_data(real):
+    """`spbe tenant suspend` takes a backup into the store, then stops every running workload (e-office is
+    already at zero from the test before, so it is not in the record and stays so); no pod of the tenant runs
+    on the node, the volumes stay. `spbe tenant resume` brings back what was recorded, Ready, with the same
+    data; drift says 'suspended' in between."""
+    def identity_tables() -> str:
+        return real.kubectl("exec", "-n", TENANT, "database-0", "-c", "postgres", "--", "env",
+                            f"PGPASSWORD={real.secret('database-superuser', 'password')}", "psql", "-h", "127.0.0.1",
+                            "-U", "postgres", "-d", "identity", "-Atc",
+                            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").strip()
+
+    tables = identity_tables()
+    assert int(tables) > 50  # Keycloak's schema
+    started = time.monotonic()
+    suspended = json.loads(real.spbe("tenant", "suspend", TENANT, "--yes", "-o", "json", timeout=900).stdout)
+    FIGURES["suspend_seconds"] = round(time.monotonic() - started, 1)
+    record = suspended["suspension"]
+    assert suspended["action"] == "suspended" and record["backup"]  # a backup into the store came first
+    assert "Deployment/eoffice" not in record["replicas"] and record["replicas"]["StatefulSet/database"] == 1
+    pods = json.loads(real.kubectl("-n", TENANT, "get", "pods", "-o", "json"))["items"]
+    assert [p["metadata"]["name"] for p in pods if p["status"].get("phase") in ("Running", "Pending")] == []
+    backups = json.loads(real.spbe("backup", "list", TENANT, "-o", "json").stdout)["backups"]
+    assert record["backup"].startswith(backups[-1]["id"])
+    drift = json.loads(real.spbe("drift", str(REQUEST), "-o", "json", check=False).stdout)["tenants"][0]
+    assert drift["status"] in ("suspended", "drift"), drift  # e-office at zero outside the record is drift
+    assert all(f["object"]["name"] == "eoffice" for f in drift["findings"]), drift["findings"]
+    started = time.monotonic()
+    resumed = json.loads(real.spbe("tenant", "resume", TENANT, "-o", "json", timeout=1800).stdout)
+    FIGURES["resume_to_ready_seconds"] = round(time.monotonic() - started, 1)
+    assert resumed["action"] == "resumed"
+    for ref, replicas in record["replicas"].items():
+        kind, name = ref.split("/")
+        obj = json.loads(real.kubectl("-n", TENANT, "get", kind.lower(), name, "-o", "json"))
+        assert obj["spec"]["replicas"] == replicas and obj["status"].get("readyReplicas") == replicas, ref
+    assert identity_tables() == tables  # the volume kept the data
+
+
 FLEET_YAML = f"""
 waves:
   - name: pilot
