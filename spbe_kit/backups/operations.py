@@ -242,3 +242,58 @@ def evidence(settings: StoreSettings, tenant_id: str, public_key_b64: str, crede
         document = json.loads(s3.get(settings, obj["key"], credentials))
         out.append({**document, "key": obj["key"], "signatureValid": verify_signature(document, public_key_b64)})
     return out
+
+
+# --------------------------------------------------------------------------- the platform's drill schedule
+
+
+def tenants_in_store(settings: StoreSettings) -> list[str]:
+    """Every tenant with a repository in the store (gone tenants included: their final backups are kept)."""
+    from spbe_kit.backups.store import TENANTS_PREFIX
+
+    return s3.list_prefixes(settings, f"{TENANTS_PREFIX}/")
+
+
+@dataclass(frozen=True)
+class DueDrill:
+    tenant: str
+    outcome: str  # passed | failed | not-due | no-backup
+    detail: str
+    key: str | None = None  # the drill record filed now
+
+    def to_dict(self) -> dict:
+        return {"tenant": self.tenant, "outcome": self.outcome, "detail": self.detail, "key": self.key}
+
+
+def _last_drill(settings: StoreSettings, tenant_id: str) -> dict | None:
+    records = [d for d in evidence(settings, tenant_id, public_key(settings)) if d["result"].get("kind") == DRILL_KIND]
+    return records[-1] if records else None
+
+
+def drill_due(settings: StoreSettings, every_days: int = 7, workers: int = 2, now: datetime | None = None,
+              progress=lambda _: None) -> list[DueDrill]:
+    """The platform's restore-drill schedule, meant to run daily: each tenant in the store whose newest drill
+    failed, is older than ``every_days``, is unsigned by this platform, or does not exist, is drilled now
+    (``workers`` at a time, each into its own scratch server); the others are left as they are."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = now or datetime.now(timezone.utc)
+
+    def one(tenant_id: str) -> DueDrill:
+        last = _last_drill(settings, tenant_id)
+        if last and last["signatureValid"] and last["result"]["passed"]:
+            age = now - datetime.fromisoformat(last["result"]["startedAt"])
+            if age < timedelta(days=every_days):
+                return DueDrill(tenant_id, "not-due", f"last drill passed {age.days} day(s) ago ({last['key']})")
+        progress(f"{tenant_id}: restore drill ...")
+        try:
+            record = drill(settings, tenant_id)
+        except BackupError as exc:
+            return DueDrill(tenant_id, "no-backup", exc.message)
+        result = record.result
+        detail = (f"backup {result['snapshotShort']}: {len(result['databases'])} database(s), rows as recorded"
+                  if result["passed"] else "; ".join(result["problems"]))
+        return DueDrill(tenant_id, "passed" if result["passed"] else "failed", detail, record.key)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, tenants_in_store(settings)))

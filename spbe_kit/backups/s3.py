@@ -28,6 +28,18 @@ def error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def list_prefixes(settings: StoreSettings, prefix: str, credentials: Credentials | None = None) -> list[str]:
+    """The names one level below `prefix` (e.g. the tenants under tenants/), without listing their objects."""
+    s3 = client(settings, credentials)
+    out: list[str] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix, Delimiter="/"):
+            out += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+    except (ClientError, BotoCoreError) as exc:
+        raise BackupError(f"cannot list {prefix} in the backup store: {error_code(exc)}") from None
+    return sorted(out)
+
+
 def ensure_bucket(settings: StoreSettings) -> bool:
     """Create the platform's bucket unless it exists; True when created now."""
     s3 = client(settings)

@@ -90,6 +90,25 @@ def verify(tenant: str, at: datetime | None, output: str) -> None:
     raise SystemExit(EXIT_SUCCESS if result["passed"] else EXIT_FAIL)
 
 
+@backup.command("verify-due")
+@click.option("--every-days", default=7, show_default=True, type=click.IntRange(min=0),
+              help="Drill a tenant when its newest passing drill is older than this.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Drills at a time.")
+@output_option()
+def verify_due(every_days: int, workers: int, output: str) -> None:
+    """The platform's drill schedule (run it daily, e.g. from a systemd timer): every tenant in the store whose
+    newest drill failed, is missing, or is older than --every-days is drilled now and its signed result filed;
+    exit 1 when any drill fails or a tenant has no backup."""
+    from spbe_kit.backups.operations import drill_due
+
+    results = drill_due(_settings(), every_days, workers, progress=lambda line: click.echo(line, err=True))
+    if output == "json":
+        emit_json({"everyDays": every_days, "tenants": [r.to_dict() for r in results]})
+    else:
+        click.echo(table([[r.tenant, r.outcome, r.detail] for r in results], ["TENANT", "DRILL", "DETAIL"]))
+    raise SystemExit(EXIT_FAIL if any(r.outcome in ("failed", "no-backup") for r in results) else EXIT_SUCCESS)
+
+
 @backup.command()
 @_tenant
 @output_option()

@@ -263,3 +263,37 @@ def test_a_backup_that_does_not_restore_is_a_failed_drill_on_record(store, tenan
     assert len(record.result["problems"]) == 1 and record.result["problems"][0].startswith("pg_restore failed")
     last = operations.drill_history(store, B, operations.public_key(store))[-1]
     assert last["key"] == record.key and last["signatureValid"] and last["result"]["passed"] is False
+
+
+def _cli_env(store, tmp_path) -> dict[str, str]:
+    import os
+
+    from spbe_kit.backups.store import write_credentials
+
+    creds = tmp_path / "platform.credentials"
+    write_credentials(creds, store.admin)
+    return {**os.environ, "SPBE_BACKUP_STORE": store.endpoint, "SPBE_BACKUP_BUCKET": store.bucket,
+            "SPBE_BACKUP_MASTER_KEY_FILE": str(store.master_key_file), "SPBE_BACKUP_STORE_CREDENTIALS": str(creds)}
+
+
+def test_the_platforms_drill_schedule_drills_what_is_due_and_leaves_the_rest(store, tenants, tmp_path):
+    """Run daily, `spbe backup verify-due` drills a tenant whose newest drill failed, is missing or is older than
+    a week, and leaves a tenant with a recent passing drill alone; a damaged backup or none at all is exit 1."""
+    import sys
+
+    job = run_job(store, tenants[B], keys_of(store, B), tmp_path / "b")  # B's newest backup is good again
+    assert job.returncode == 0, job.stderr[-2000:]
+    admission.admit(store, "kab-kosong")  # admitted, never backed up
+    mine = (A, B, "kab-kosong")
+    first = {r.tenant: r for r in operations.drill_due(store, every_days=7) if r.tenant in mine}
+    # B's newest drill had failed (the broken backup of the test before): due, and its new backup passes;
+    # A's newest backup has wrong row counts, so its drill fails again
+    assert (first[B].outcome, first[A].outcome, first["kab-kosong"].outcome) == ("passed", "failed", "no-backup")
+    assert first[B].key and operations.drill_history(store, B, operations.public_key(store))[-1]["key"] == first[B].key
+    proc = subprocess.run([sys.executable, "-m", "spbe_kit", "backup", "verify-due", "-o", "json"],
+                          env=_cli_env(store, tmp_path), capture_output=True, text=True, timeout=600)
+    second = {t["tenant"]: t for t in json.loads(proc.stdout)["tenants"] if t["tenant"] in mine}
+    assert proc.returncode == 1 and second[B]["outcome"] == "not-due" and second[A]["outcome"] == "failed"
+    later = {r.tenant: r for r in operations.drill_due(store, 7, now=datetime.now(timezone.utc) + timedelta(days=8))
+             if r.tenant in mine}
+    assert later[B].outcome == "passed"  # a week on, due again
