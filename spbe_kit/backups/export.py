@@ -24,6 +24,7 @@ from spbe_kit.backups.operations import repository, restore_snapshot
 from spbe_kit.backups.restic import Snapshot
 from spbe_kit.backups.store import StoreSettings
 from spbe_kit.errors import BackupError
+from spbe_kit.evidence import file_sha256
 
 README = """Data {tenant} -- diekspor dari cadangan {snapshot} ({time}) oleh spbe-kit.
 
@@ -61,14 +62,6 @@ class ExportArchive:
     def to_dict(self) -> dict:
         return {"path": str(self.path), "sha256": self.sha256, "bytes": self.size, "snapshot": self.snapshot,
                 "backupTime": self.backup_time, "databases": self.databases, "files": self.files}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _major(files: Path) -> str:
@@ -117,7 +110,7 @@ def export_archive(settings: StoreSettings, tenant_id: str, snapshot: Snapshot, 
     with tempfile.TemporaryDirectory(prefix="spbe-export-") as tmp:
         files_dir = restore_snapshot(repo, snapshot, Path(tmp) / "files")  # refuses a backup that fails its hashes
         names = sorted(p.name for p in files_dir.iterdir() if p.is_file())
-        files = {name: {"bytes": (files_dir / name).stat().st_size, "sha256": _sha256(files_dir / name)} for name in names}
+        files = {name: {"bytes": (files_dir / name).stat().st_size, "sha256": file_sha256(files_dir / name)} for name in names}
         manifest = {"kind": "spbe.go.id/DataExport", "tenant": tenant_id, "snapshot": snapshot.id,
                     "backupTime": snapshot.time.isoformat(), "files": files}
         readme = README.format(tenant=tenant_id, snapshot=snapshot.short_id, time=snapshot.time.isoformat(),
@@ -133,6 +126,6 @@ def export_archive(settings: StoreSettings, tenant_id: str, snapshot: Snapshot, 
                 _add(tar, f"{tenant_id}/{name}", None, files_dir / name, mtime)
     _check(partial, tenant_id, files)
     partial.replace(archive)
-    digest = _sha256(archive)
+    digest = file_sha256(archive)
     (out_dir / f"{archive.name}.sha256").write_text(f"{digest}  {archive.name}\n")
     return ExportArchive(archive, digest, archive.stat().st_size, snapshot.id, snapshot.time.isoformat(), files)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from spbe_kit.errors import SpbeError
 from spbe_kit.images.recipes import Artifact
-from spbe_kit.images.sbom import file_sha256
+from spbe_kit.evidence import file_sha256
 
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 

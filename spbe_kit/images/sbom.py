@@ -7,7 +7,6 @@ against. Package URLs (purl) let a scanner match them against advisories.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -107,9 +106,3 @@ def document(image: str, version: str, namespace_hash: str, epoch: int, packages
     }
 
 
-def file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()

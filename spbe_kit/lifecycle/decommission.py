@@ -13,10 +13,7 @@ next to the tenant's drills, where auditors read it.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Callable
 from spbe_kit.backups import operations
 from spbe_kit.backups.export import ExportArchive, export_archive
 from spbe_kit.backups.store import DRILLS_PREFIX, StoreSettings
+from spbe_kit.evidence import operator
 from spbe_kit.errors import BackupError, DestroyRefused
 from spbe_kit.health import tenant_health
 from spbe_kit.lifecycle.final_backup import take_final_backup
@@ -52,12 +50,6 @@ class Decommissioned:
                 "filedInStore": self.filed_in_store, "evidence": self.record.to_dict()}
 
 
-def _operator() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
 
 
 def _now() -> str:
@@ -99,7 +91,7 @@ def decommission(tenant_id: str, settings: EngineSettings, store: StoreSettings,
     destroyed = runner.destroy(tenant_id, settings, progress)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     result = {
-        "kind": RECORD_KIND, "tenant": tenant_id, "by": _operator(), "startedAt": started, "finishedAt": _now(),
+        "kind": RECORD_KIND, "tenant": tenant_id, "by": operator(), "startedAt": started, "finishedAt": _now(),
         "finalBackup": {"snapshot": snapshot.id, "time": snapshot.time.isoformat(),
                         "keptInStore": store.repository(tenant_id)},
         "export": {"archive": archive.path.name, "sha256": archive.sha256, "bytes": archive.size,

@@ -10,9 +10,6 @@ workload is Ready. Both are idempotent.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from spbe_kit.backups.store import StoreSettings
+from spbe_kit.evidence import operator
 from spbe_kit.errors import BackupError, DestroyRefused, SpbeError
 from spbe_kit.health import wait_ready
 from spbe_kit.kubeclient import api_client
@@ -50,12 +48,6 @@ class SuspendResult:
                 "suspension": asdict(self.suspension) if self.suspension else None}
 
 
-def _operator() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
 
 
 def _namespace(core: client.CoreV1Api, api: client.ApiClient, tenant_id: str) -> dict:
@@ -118,7 +110,7 @@ def suspend(tenant_id: str, kubeconfig: Path, context: str | None, store: StoreS
                 progress(f"warning: suspending {tenant_id} without a fresh backup (--force): {exc.message}")
         running = {ref: n for ref, n in _workloads(apps, tenant_id).items() if n > 0}
         cronjobs = sorted(c.metadata.name for c in batch.list_namespaced_cron_job(tenant_id).items if not c.spec.suspend)
-        record = Suspension(at=datetime.now(timezone.utc).isoformat(timespec="seconds"), by=_operator(), backup=backup,
+        record = Suspension(at=datetime.now(timezone.utc).isoformat(timespec="seconds"), by=operator(), backup=backup,
                             replicas=running, cronjobs=cronjobs)
         core.patch_namespace(tenant_id, {"metadata": {"annotations": {ANNOTATION: record.to_annotation()}}})
         for name in cronjobs:
