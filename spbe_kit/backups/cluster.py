@@ -11,7 +11,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from spbe_kit.backups.postgres import Server
-from spbe_kit.configure.reach import _Kubectl
+from spbe_kit.configure.reach import Kubectl
 from spbe_kit.errors import BackupError
 from spbe_kit.kubeclient import api_client
 from spbe_kit.kubectl import require_kubectl
@@ -36,7 +36,7 @@ def tenant_server(namespace: str, kubeconfig: Path | None = None, context: str |
         raise BackupError(f"cannot read {namespace}/{name}: HTTP {exc.status} {exc.reason}",
                           hint="is the namespace a tenant with a database, and may you read its Secrets?") from None
     password = base64.b64decode((secret.data or {}).get("password", "")).decode()
-    with _Kubectl(require_kubectl(), kubeconfig, context, namespace).port_forward("database", 5432) as port:
+    with Kubectl(require_kubectl(), kubeconfig, context, namespace).port_forward("database", 5432) as port:
         if port is None:
             raise BackupError(f"cannot reach the database of {namespace} (kubectl port-forward to svc/database failed)",
                               hint="is its database pod running? (spbe tenant status)")

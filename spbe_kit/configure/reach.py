@@ -93,7 +93,8 @@ def _relay(dial: Callable[[], tuple[socket.socket, Callable[[], None]]]) -> Iter
         server.close()
 
 
-class _Kubectl:
+class Kubectl:
+    """kubectl against one namespace of one cluster: exec and port-forwards (shared by the roles and the backups)."""
     def __init__(self, kubectl: Path, kubeconfig: Path, context: str | None, namespace: str) -> None:
         self.base = [str(kubectl), "--kubeconfig", str(kubeconfig), "--namespace", namespace,
                      *(["--context", context] if context else [])]
@@ -194,7 +195,7 @@ def _postgres_answers(port: int) -> tuple[bool, str]:
 @contextmanager
 def reach_components(spec: TenantSpec, kubectl: Path, kubeconfig: Path, context: str | None = None) -> Iterator[Reachability]:
     """Open and prove the ways in; they stay open for the duration of the `with` block."""
-    k = _Kubectl(kubectl, kubeconfig, context, spec.tenant_id)
+    k = Kubectl(kubectl, kubeconfig, context, spec.tenant_id)
     problems: dict[str, str] = {}
     pods = running_pods(spec.tenant_id, [c.value for c in spec.ordered_components], kubeconfig, context)
     pod_roles = {}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from spbe_kit.configure.reach import _Kubectl
+from spbe_kit.configure.reach import Kubectl
 from spbe_kit.devenv.cluster import binaries, realnode
 from spbe_kit.roles import role_vars
 from tests.conftest import ROOT
@@ -82,7 +82,7 @@ class Real:
         return base64.b64decode(data[key]).decode()
 
     def forward(self, service: str, port: int):
-        return _Kubectl(self.kubectl_bin, self.kubeconfig, None, TENANT).port_forward(service, port)
+        return Kubectl(self.kubectl_bin, self.kubeconfig, None, TENANT).port_forward(service, port)
 
 
 @pytest.fixture(scope="module")
