@@ -95,6 +95,7 @@ def _relay(dial: Callable[[], tuple[socket.socket, Callable[[], None]]]) -> Iter
 
 class Kubectl:
     """kubectl against one namespace of one cluster: exec and port-forwards (shared by the roles and the backups)."""
+
     def __init__(self, kubectl: Path, kubeconfig: Path, context: str | None, namespace: str) -> None:
         self.base = [str(kubectl), "--kubeconfig", str(kubeconfig), "--namespace", namespace,
                      *(["--context", context] if context else [])]
