@@ -26,23 +26,25 @@ def _snapshot(settings):
         return read(api, None)
 
 
-def _checked(folder: Path, target: str) -> None:
-    """The fleet file, the requests and the target version, checked before any cluster is read."""
+def _checked(folder: Path, target: str):
+    """The fleet file, the requests and the target version, checked before any cluster is read; the fleet
+    file and the loaded requests, so that the plan does not read and validate them again."""
     from spbe_kit.catalog import load_catalog
     from spbe_kit.fleet import config as fleet_config
     from spbe_kit.fleet import plan as fleet_plan
 
     config = fleet_config.load(folder)
     load_catalog(target)
-    fleet_plan.assign_waves(config, [spec for _, spec in fleet_plan.load_fleet(folder)])
+    loaded = fleet_plan.load_fleet(folder)
+    fleet_plan.assign_waves(config, [spec for _, spec in loaded])
+    return config, loaded
 
 
-def _plan(folder: Path, target: str, settings, precise: bool, workers: int):
-    from spbe_kit.fleet import config as fleet_config
+def _plan(folder: Path, target: str, settings, precise: bool, workers: int, checked):
     from spbe_kit.fleet import plan as fleet_plan
 
-    config = fleet_config.load(folder)
-    result = fleet_plan.plan(folder, target, _snapshot(settings), config, _progress)
+    config, loaded = checked
+    result = fleet_plan.plan(folder, target, _snapshot(settings), config, _progress, loaded=loaded)
     if precise:
         _engine_ready()
         result = fleet_plan.precise(result, folder, settings, workers, _progress)
@@ -75,8 +77,8 @@ def _show_plan(result) -> None:
 @output_option()
 def plan_cmd(folder, target, precise, workers, kubeconfig, context, backend, secrets_provider, output) -> None:
     """Show what rolling catalog TARGET over FOLDER would do, wave by wave. Nothing is applied."""
-    _checked(folder, target)
-    result = _plan(folder, target, _settings(kubeconfig, context, backend, secrets_provider), precise, workers)
+    checked = _checked(folder, target)
+    result = _plan(folder, target, _settings(kubeconfig, context, backend, secrets_provider), precise, workers, checked)
     if output == "json":
         emit_json(result.to_dict())
     else:
@@ -105,9 +107,9 @@ def apply_cmd(folder, target, no_rollback, kubeconfig, context, backend, secrets
     when a wave spends its failure budget. Exit 0 when every tenant passed, 1 otherwise."""
     from spbe_kit.fleet import report, rollout
 
-    _checked(folder, target)
+    checked = _checked(folder, target)
     settings = _settings(kubeconfig, context, backend, secrets_provider)
-    result = _plan(folder, target, settings, False, 1)
+    result = _plan(folder, target, settings, False, 1, checked)
     _engine_ready()
     run = rollout.begin(result, folder, not no_rollback, rollout.Engine(settings, _progress), _progress, started=lambda r: _progress(
         f"fleet run {r.id} (resume with `spbe fleet resume {r.id}` if it is interrupted)"))

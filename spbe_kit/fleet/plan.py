@@ -228,11 +228,13 @@ def _changes_from_live(spec: TenantSpec, snapshot: Snapshot, target: str) -> Cha
     return changes
 
 
-def plan(folder: Path, target: str, snapshot: Snapshot, config: FleetConfig, progress: Progress | None = None) -> FleetPlan:
-    """The rollout of ``folder`` onto catalog ``target``, by rendering and comparing with the snapshot (pure)."""
+def plan(folder: Path, target: str, snapshot: Snapshot, config: FleetConfig, progress: Progress | None = None,
+         loaded: list[tuple[Path, TenantSpec]] | None = None) -> FleetPlan:
+    """The rollout of ``folder`` onto catalog ``target``, by rendering and comparing with the snapshot (pure);
+    ``loaded``: the folder's requests when the caller has validated them already."""
     started = time.monotonic()
     load_catalog(target)  # an unknown target is refused before anything else
-    loaded = load_fleet(folder)
+    loaded = loaded if loaded is not None else load_fleet(folder)
     waves = assign_waves(config, [s for _, s in loaded])
     tenants: list[TenantPlan] = []
     for index, (path, spec) in enumerate(loaded, 1):
