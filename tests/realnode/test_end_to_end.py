@@ -500,6 +500,11 @@ def test_suspend_stops_the_real_tenant_after_a_backup_and_resume_brings_it_back_
         obj = json.loads(real.kubectl("-n", TENANT, "get", kind.lower(), name, "-o", "json"))
         assert obj["spec"]["replicas"] == replicas and obj["status"].get("readyReplicas") == replicas, ref
     assert identity_tables() == tables  # the volume kept the data
+    # and what the roles configured holds after the restart: every check of every running component passes
+    report = json.loads(real.spbe("verify", str(REQUEST), "-o", "json", check=False).stdout)
+    bad = [(r["component"], r["check"], r["status"]) for r in report["results"]
+           if r["component"] != "eoffice" and r["status"] != "pass"]
+    assert not bad and {r["component"] for r in report["results"]} >= {"database", "identity", "mail", "monitoring"}, bad
 
 
 FLEET_YAML = f"""
