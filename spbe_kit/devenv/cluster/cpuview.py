@@ -99,6 +99,23 @@ def write_view(root: Path, cpus: int) -> tuple[Path, Path]:
     return cpu_dir, node_dir
 
 
+SYS_CPUSET = Path("/sys/fs/cgroup/cpuset")
+
+
 def mount_script(cpu_dir: Path, node_dir: Path) -> str:
-    """Shell run inside the new mount namespace before the runtime starts."""
-    return (f"mount --bind {cpu_dir} {SYS_CPU} && mount --bind {node_dir} {SYS_NODE}")
+    """Shell run inside the new mount namespace before the runtime starts.
+
+    Where the host mounts the cgroup v1 cpuset controller, the kubelet writes every CPU it counts (the
+    view's) into the ``kubepods`` cpuset, which the kernel refuses for CPUs it cannot have ("numerical
+    result out of range", when the host's possible CPUs are fewer than the view's), and the kubelet exits.
+    So ``kubepods`` is made here with the host's real CPUs and memory nodes, passed on to every cgroup
+    made under it (``cgroup.clone_children``), and in this namespace only its ``cpuset.cpus`` is a plain
+    file that takes the kubelet's write. The node pins no CPUs (CPU manager policy none): nothing else
+    writes a cpuset. The host's own view of the hierarchy is unchanged."""
+    kubepods, fake = SYS_CPUSET / "kubepods", cpu_dir.parent / "kubepods-cpuset.cpus"
+    cpuset = (f"if mountpoint -q {SYS_CPUSET}; then mkdir -p {kubepods}"
+              f" && {{ [ -n \"$(cat {kubepods}/cpuset.cpus)\" ] || cat {SYS_CPUSET}/cpuset.effective_cpus > {kubepods}/cpuset.cpus; }}"
+              f" && {{ [ -n \"$(cat {kubepods}/cpuset.mems)\" ] || cat {SYS_CPUSET}/cpuset.effective_mems > {kubepods}/cpuset.mems; }}"
+              f" && echo 1 > {kubepods}/cgroup.clone_children && cat {kubepods}/cpuset.cpus > {fake}"
+              f" && mount --bind {fake} {kubepods}/cpuset.cpus; fi")
+    return f"mount --bind {cpu_dir} {SYS_CPU} && mount --bind {node_dir} {SYS_NODE} && {cpuset}"
