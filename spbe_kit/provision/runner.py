@@ -203,7 +203,6 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
     start = time.monotonic()
     printer = EventPrinter(progress)
     with tenant_lock(spec.tenant_id):
-        preflight.check_not_suspended(spec.tenant_id, settings.kubeconfig, settings.context)
         stack = _stack(spec.tenant_id, settings, progress, create=True)
         release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
@@ -211,6 +210,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         credentials, new = creds.resolve(state, recorded, rotating)
         server = cluster_server(settings.kubeconfig, settings.context)
         _check_cluster(spec.tenant_id, _recorded_outputs(deployment), server)
+        preflight.check_not_suspended(spec.tenant_id, settings.kubeconfig, settings.context)
         preflight.check_images(state, catalog, settings.kubeconfig, settings.context, progress)
         if deployment.get("resources") and not (new or always_run_engine):
             verdict = unchanged.check(state, spec, credentials, deployment, settings.kubeconfig, settings.context,
