@@ -451,7 +451,7 @@ def suspend_cmd(tenant_id, yes, force, kubeconfig, context, output) -> None:
 @output_option()
 def resume_cmd(tenant_id, kubeconfig, context, output) -> None:
     """Bring a suspended tenant back exactly as it was (the replicas and CronJobs its suspension recorded), and
-    wait until every workload is Ready. A tenant that is not suspended is left alone."""
+    wait until those workloads are Ready. A tenant that is not suspended is left alone."""
     from spbe_kit.kubeclient import resolve_kubeconfig
     from spbe_kit.lifecycle.suspend import resume
 

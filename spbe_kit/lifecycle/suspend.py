@@ -4,8 +4,8 @@ kept) and resuming it exactly as it was.
 Suspend, in this order: a backup into the store (when one is configured; refused when it fails unless
 forced), then the record on the Namespace (spbe_kit.suspension) -- written before anything stops, so a
 suspend cut short is still resumable -- then the scaling and pausing, then the wait until no pod of the
-tenant runs. Resume undoes exactly what the record says, removes the record last, and waits until every
-workload is Ready. Both are idempotent.
+tenant runs. Resume undoes exactly what the record says, removes the record last, and waits until each workload
+it brought back is Ready. Both are idempotent.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from spbe_kit.backups.store import StoreSettings
 from spbe_kit.evidence import operator
 from spbe_kit.errors import BackupError, DestroyRefused, SpbeError
-from spbe_kit.health import wait_ready
+from spbe_kit.health import tenant_health
 from spbe_kit.kubeclient import api_client
 from spbe_kit.suspension import ANNOTATION, Suspension, suspension_of
 
@@ -153,6 +153,26 @@ def resume(tenant_id: str, kubeconfig: Path, context: str | None, progress: Prog
                     raise
         core.patch_namespace(tenant_id, {"metadata": {"annotations": {ANNOTATION: None}}})
     progress(f"{tenant_id}: {len(record.replicas)} workload(s) scaled back, {len(record.cronjobs)} CronJob(s) running "
-             "again; waiting until every workload is Ready ...")
-    wait_ready(tenant_id, kubeconfig, context, timeout=timeout, progress=progress)
+             "again; waiting until they are Ready ...")
+    _wait_restored(tenant_id, kubeconfig, context, set(record.replicas), timeout, progress)
     return SuspendResult(tenant_id, "resumed", record, time.monotonic() - started)
+
+
+def _wait_restored(tenant_id: str, kubeconfig: Path, context: str | None, refs: set[str], timeout: float,
+                   progress: Progress) -> None:
+    """Until every workload the suspension recorded is Ready again (one that was already at zero before the
+    suspension is not the resume's to start)."""
+    deadline, shown = time.monotonic() + timeout, ""
+    while True:
+        live = tenant_health(tenant_id, kubeconfig, context)
+        pending = sorted(f"{w.kind}/{w.name} {w.ready}/{w.desired}" for ws in live.components.values() for w in ws
+                         if f"{w.kind}/{w.name}" in refs and w.ready < w.desired)
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise SpbeError(f"{tenant_id} is resumed but not Ready after {timeout:.0f}s: {', '.join(pending)}",
+                            hint=f"look at its pods: kubectl -n {tenant_id} get pods; `spbe tenant status {tenant_id}`")
+        if ", ".join(pending) != shown:
+            shown = ", ".join(pending)
+            progress(f"waiting for {shown}")
+        time.sleep(3)
