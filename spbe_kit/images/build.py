@@ -88,7 +88,10 @@ def _lock_path(recipe: Recipe) -> Path | None:
 def input_hash(recipe: Recipe) -> str:
     """What decides the image: the recipe, its files, the builder. (Package versions are recorded after.)"""
     sha = hashlib.sha256()
-    sha.update(json.dumps(asdict(recipe), sort_keys=True, default=str).encode())
+    fields = asdict(recipe)
+    if fields["version"] is None:  # images of the first release hash as they did before the field existed
+        del fields["version"]
+    sha.update(json.dumps(fields, sort_keys=True, default=str).encode())
     lock = _lock_path(recipe)
     if lock:
         sha.update(lock.read_bytes())

@@ -56,10 +56,13 @@ class Recipe:
     upstream: str | None = None          # the upstream image it replaces (for the size comparison)
     writable: tuple[str, ...] = field(default=())
     python_lock: str | None = None       # images/locks/<file>: PyPI packages pinned by sha256, staged as wheels
+    #: the release that first shipped this image, when later than IMAGE_VERSION (an image new in a
+    #: later catalog version); None: IMAGE_VERSION
+    version: str | None = None
 
     @property
     def tag(self) -> str:
-        return IMAGE_VERSION
+        return self.version or IMAGE_VERSION
 
 
 def _config(entrypoint: tuple[str, ...], ports: tuple[int, ...], writable: tuple[str, ...], env: tuple[str, ...] = (),
@@ -214,4 +217,19 @@ DASHBOARDS = Recipe(
     writable=_DASH_WRITABLE,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL, EOFFICE, DASHBOARDS)}
+_BACKUP_WRITABLE = ("/work", "/scratch", "/tmp")
+BACKUP = Recipe(
+    name="backup",
+    repository="spbe/backup",
+    summary="A tenant's backup job and restore check, run by the platform outside the tenant: pg_dump and a "
+            "scratch PostgreSQL 15 server (Debian), restic (Debian) into the platform's backup store",
+    packages=("postgresql-15", "postgresql-client-15", "restic", "ca-certificates"),
+    config=_config(("/bin/bash",), (), _BACKUP_WRITABLE, env=("HOME=/tmp",),
+                   path_first="/usr/lib/postgresql/15/bin"),  # initdb, pg_ctl for the restore check
+    remove=("/var/lib/postgresql/15", "/etc/postgresql/15", "/etc/ssl/private/ssl-cert-snakeoil.key",
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
+    writable=_BACKUP_WRITABLE,
+    version="2027.01.0",
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (POSTGRES, PROMETHEUS, KEYCLOAK, MAIL, EOFFICE, DASHBOARDS, BACKUP)}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from spbe_kit.errors import ClusterError
 from spbe_kit.images import oci
-from spbe_kit.images.recipes import IMAGE_VERSION, Recipe, _config
+from spbe_kit.images.recipes import Recipe, _config
 
 PAUSE_REF = "registry.k8s.io/pause:3.10"
 COREDNS_REF = "spbe.local/coredns:{version}"
@@ -93,7 +93,7 @@ def baseline_images(progress: Progress) -> list[NodeImage]:
             repo = f"{image.registry}/{image.repository}"
             by_digest = f"{repo}@{image.digest}"
             if by_digest not in found:
-                tagged = f"{repo}:{image.tag}" if image.tag == IMAGE_VERSION else by_digest
+                tagged = f"{repo}:{image.tag}" if image.tag == match.tag else by_digest
                 found[by_digest] = NodeImage(Path(match.archive), tagged, image.digest, (by_digest,))
     return list(found.values())
 
