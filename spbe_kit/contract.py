@@ -538,25 +538,29 @@ def _verify_files(state, catalog, written, production_targets, containers) -> li
 
 
 def _backup(state, plan) -> list[Violation]:
-    """The backup job logs in as the role spbe_database creates, with the password the plan gives it."""
+    """The backup job logs in as the role spbe_database creates, with the password the plan gives it (the job in
+    the tenant's namespace up to 2026.12; from 2027.01 the platform's, in its backup namespace)."""
+    from spbe_kit.desired.database import BACKUP_SECRET, store_job_names
+
     database = next((r for r in plan if r.role == "spbe_database"), None)
-    job = next((c for m, _, c in workload_containers(state) if m.kind == "CronJob" and m.name == "database-backup"), None)
-    if database is None or job is None:
+    names = {"database-backup": BACKUP_SECRET, store_job_names(state.tenant_id)[0]: f"{state.tenant_id}-backup"}
+    found = next(((m, c) for m, _, c in workload_containers(state) if m.kind == "CronJob" and m.name in names), None)
+    if database is None or found is None:
         return []
+    manifest, job = found
     variables = role_variables("spbe_database", database.variables)
     role = variables["spbe_database_backup_role"]
     script = " ".join(job.get("command", []) + job.get("args", []))
     problems = []
     users = set(re.findall(r"--username[= ](\S+)", script)) | set(re.findall(r"\bPGUSER=\"?([A-Za-z_][\w]*)", script))
+    users |= {e["value"] for e in job.get("env", []) if e.get("name") == "PGUSER" and "value" in e}
     if users != {role}:
         problems.append(Violation("backup", "database", (
             f"the backup job logs in as {', '.join(sorted(users)) or 'nobody named'}, not as {role}, the read-only "
             "role spbe_database creates for it")))
     secrets = {v["secret"]["secretName"] for _, pod, c in workload_containers(state) if c is job
                for v in pod.get("volumes", []) if "secret" in v}
-    from spbe_kit.desired.database import BACKUP_SECRET
-
-    wanted = BACKUP_SECRET  # the Secret whose password the plan gives the role (spbe_database_backup_password)
+    wanted = names[manifest.name]  # the Secret whose password the plan gives the role (spbe_database_backup_password)
     if wanted not in secrets:
         problems.append(Violation("backup", "database", (
             f"the backup job mounts {', '.join(sorted(secrets)) or 'no Secret'}, not {wanted}, whose password "

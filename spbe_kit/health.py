@@ -23,6 +23,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
+from spbe_kit.catalog.load import backup_job_location
 from spbe_kit.desired.context import LABEL_CATALOG, LABEL_COMPONENT, LABEL_TENANT
 from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION
 from spbe_kit.errors import ProvisionError
@@ -62,6 +63,7 @@ class TenantHealth:
     missing_objects: list[str] = field(default_factory=list)  # expected (from the stack's record) but absent
     nodes_readable: bool = True  # False: where the pods run cannot be told, so whether they answer is unknown
     suspended: str | None = None  # since when the platform has it suspended (`spbe tenant suspend`)
+    unreadable: list[str] = field(default_factory=list)  # Secrets outside the tenant these credentials may not read
     _secret_keys: list[str] = field(default_factory=list, repr=False)  # "secret/key" names found (never values)
 
     def expect(self, credentials: dict[str, list[str]] | None, workloads: list[str] | None) -> None:
@@ -69,7 +71,10 @@ class TenantHealth:
         present = {f"{w.kind}/{w.name}" for ws in self.components.values() for w in ws}
         self.missing_objects += [w for w in workloads or [] if w not in present]
         known = set(self._secret_keys)
+        unreadable = {ref.split("/", 1)[1] for ref in self.unreadable}
         for secret, keys in (credentials or {}).items():
+            if secret in unreadable:
+                continue  # not missing: not to be seen with these credentials (an unknown, below)
             for key in keys:
                 if f"{secret}/{key}" not in known:
                     self.credentials_checked += 1
@@ -86,14 +91,16 @@ class TenantHealth:
 
     @property
     def unknowns(self) -> list[str]:
+        out = [f"whether Secret {ref} (the backup job's, in the platform's namespace) holds every credential: "
+               "it may not be read with these credentials" for ref in self.unreadable]
         if not self.nodes_readable:
-            return ["whether the components answer: the nodes their pods run on may not be read with these "
-                    "credentials, so real and simulated nodes cannot be told apart"]
+            return out + ["whether the components answer: the nodes their pods run on may not be read with these "
+                          "credentials, so real and simulated nodes cannot be told apart"]
         simulated = sorted(w.name for ws in self.components.values() for w in ws if w.simulated)
         if simulated:
-            return [f"whether {', '.join(simulated)} answer: their pods run on simulated (kwok) nodes, "
-                    "where no readiness probe runs"]
-        return []
+            out.append(f"whether {', '.join(simulated)} answer: their pods run on simulated (kwok) nodes, "
+                       "where no readiness probe runs")
+        return out
 
     @property
     def verdict(self) -> str:
@@ -142,7 +149,17 @@ def _simulated_nodes(core: client.CoreV1Api) -> set[str] | None:
 
 
 def _credentials(core: client.CoreV1Api, tenant_id: str, health: TenantHealth) -> None:
-    for secret in core.list_namespaced_secret(tenant_id, label_selector=f"{LABEL_TENANT}={tenant_id}").items:
+    secrets = list(core.list_namespaced_secret(tenant_id, label_selector=f"{LABEL_TENANT}={tenant_id}").items)
+    where, name = backup_job_location(tenant_id, health.catalog_version)
+    if where != tenant_id:  # the backup job's Secret, in the platform's backup namespace
+        try:
+            secrets.append(core.read_namespaced_secret(name, where))
+        except ApiException as exc:
+            if exc.status == 403:
+                health.unreadable.append(f"{where}/{name}")
+            elif exc.status != 404:
+                raise
+    for secret in secrets:
         keys = (secret.metadata.annotations or {}).get(GENERATED_KEYS_ANNOTATION)
         if not keys:
             continue
@@ -152,6 +169,25 @@ def _credentials(core: client.CoreV1Api, tenant_id: str, health: TenantHealth) -
             health._secret_keys.append(f"{secret.metadata.name}/{key}")
             if not data.get(key):
                 health.missing_credentials.append(f"{secret.metadata.name}/{key}")
+
+
+def _last_backup(batch: client.BatchV1Api, tenant_id: str, catalog_version: str | None) -> str | None:
+    """When the backup CronJob last succeeded, counting Jobs made from it by hand; None: never (or no job)."""
+    namespace, name = backup_job_location(tenant_id, catalog_version)
+    try:
+        job = batch.read_namespaced_cron_job(name, namespace)
+        times = [job.status.last_successful_time] if job.status and job.status.last_successful_time else []
+        # a backup run by hand (`kubectl create job --from=cronjob/...`) is a backup too: the CronJob owns that
+        # Job, but only counts its own schedule in lastSuccessfulTime
+        times += [j.status.completion_time for j in batch.list_namespaced_job(namespace).items
+                  if j.status and j.status.succeeded and j.status.completion_time
+                  and any(o.kind == "CronJob" and o.name == name for o in j.metadata.owner_references or [])]
+    except ApiException as exc:
+        if exc.status not in (403, 404):
+            raise
+        return None
+    last = max(times) if times else None
+    return last.astimezone(dt.timezone.utc).isoformat() if last else None
 
 
 def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) -> TenantHealth:
@@ -185,19 +221,7 @@ def tenant_health(tenant_id: str, kubeconfig: Path, context: str | None = None) 
                 WorkloadHealth(kind, obj.metadata.name, obj.status.ready_replicas or 0, obj.spec.replicas or 0,
                                simulated=bool(nodes) and simulated_nodes is not None and nodes <= simulated_nodes)
             )
-        try:
-            job = batch.read_namespaced_cron_job(BACKUP_JOB, tenant_id)
-            times = [job.status.last_successful_time] if job.status and job.status.last_successful_time else []
-            # a backup run by hand (`kubectl create job --from=cronjob/database-backup`) is a backup too: the
-            # CronJob owns that Job, but only counts its own schedule in lastSuccessfulTime
-            times += [j.status.completion_time for j in batch.list_namespaced_job(tenant_id).items
-                      if j.status and j.status.succeeded and j.status.completion_time
-                      and any(o.kind == "CronJob" and o.name == BACKUP_JOB for o in j.metadata.owner_references or [])]
-            last = max(times) if times else None
-            health.last_backup = last.astimezone(dt.timezone.utc).isoformat() if last else None
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        health.last_backup = _last_backup(batch, tenant_id, health.catalog_version)
         return health
     except ApiException as exc:
         raise ProvisionError(f"cannot read tenant {tenant_id} from the cluster: HTTP {exc.status} {exc.reason}") from None

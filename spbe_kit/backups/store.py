@@ -4,7 +4,8 @@ The store sits outside every tenant and outside the cluster (PDN 2024: backups i
 domain were lost with it). Locally `spbe cluster up` runs one on 127.0.0.1 and writes its settings
 under the state directory; in production ops point the kit at any S3 endpoint with
 ``SPBE_BACKUP_STORE`` (URL), ``SPBE_BACKUP_BUCKET`` and ``SPBE_BACKUP_STORE_CREDENTIALS`` (a file
-with ``access_key`` and ``secret_key`` lines of the platform's own identity, 0600).
+with ``access_key`` and ``secret_key`` lines of the platform's own identity, 0600), and
+``SPBE_BACKUP_STORE_POD_ENDPOINT`` when the backup jobs' pods reach the store by another address.
 
 Keys: every tenant's repository password and its store identity's secret are derived from the
 platform's master key (HMAC-SHA256 over a purpose and the tenant id). Ops keep that one key
@@ -58,15 +59,19 @@ class StoreSettings:
     #: then admits tenants itself; without them ops create each tenant's identity from `spbe backup policy`
     identity_file: Path | None = None
     reload_pidfile: Path | None = None
+    #: the endpoint as the backup jobs' pods reach it (None: the same as ``endpoint``); locally the store
+    #: listens on 127.0.0.1 and the real node forwards the S3 port from an address its pods can reach
+    pod_endpoint: str | None = None
 
-    def repository(self, tenant_id: str) -> str:
-        """restic's address of one tenant's repository."""
-        return f"s3:{self.endpoint}/{self.bucket}/{tenant_prefix(tenant_id)}"
+    def repository(self, tenant_id: str, for_pods: bool = False) -> str:
+        """restic's address of one tenant's repository (as the platform, or as the jobs' pods, reach it)."""
+        endpoint = (self.pod_endpoint or self.endpoint) if for_pods else self.endpoint
+        return f"s3:{endpoint}/{self.bucket}/{tenant_prefix(tenant_id)}"
 
     def to_public_dict(self) -> dict[str, str]:
         """What may be shown: never a secret."""
-        return {"endpoint": self.endpoint, "bucket": self.bucket, "region": self.region,
-                "adminAccessKey": self.admin.access_key}
+        return {"endpoint": self.endpoint, "podEndpoint": self.pod_endpoint or self.endpoint, "bucket": self.bucket,
+                "region": self.region, "adminAccessKey": self.admin.access_key}
 
 
 def tenant_prefix(tenant_id: str) -> str:
@@ -163,9 +168,11 @@ def load_settings() -> StoreSettings:
             raise BackupError("SPBE_BACKUP_STORE is set but SPBE_BACKUP_STORE_CREDENTIALS is not",
                               hint="point it at a 0600 file with access_key=... and secret_key=... lines")
         identity_file = os.environ.get("SPBE_BACKUP_STORE_IDENTITIES")
+        pod_endpoint = os.environ.get("SPBE_BACKUP_STORE_POD_ENDPOINT")
         return StoreSettings(endpoint=_check_endpoint(endpoint), bucket=os.environ.get("SPBE_BACKUP_BUCKET", "spbe-backups"),
                              admin=_read_credentials(Path(creds_file)), master_key_file=master,
-                             identity_file=Path(identity_file) if identity_file else None)
+                             identity_file=Path(identity_file) if identity_file else None,
+                             pod_endpoint=_check_endpoint(pod_endpoint) if pod_endpoint else None)
     path = settings_file()
     try:
         data = json.loads(path.read_text())
@@ -175,7 +182,8 @@ def load_settings() -> StoreSettings:
     return StoreSettings(endpoint=_check_endpoint(data["endpoint"]), bucket=data["bucket"],
                          admin=_read_credentials(path.with_name("admin.credentials")), master_key_file=master,
                          identity_file=Path(data["identityFile"]) if data.get("identityFile") else None,
-                         reload_pidfile=Path(data["reloadPidfile"]) if data.get("reloadPidfile") else None)
+                         reload_pidfile=Path(data["reloadPidfile"]) if data.get("reloadPidfile") else None,
+                         pod_endpoint=_check_endpoint(data["podEndpoint"]) if data.get("podEndpoint") else None)
 
 
 def master_key(settings: StoreSettings) -> MasterKey:

@@ -43,6 +43,16 @@ def load_catalog(version: str | None = None, registry: str | None = None) -> Cat
     return _load(version or latest_version()).with_registry(registry)
 
 
+def backup_job_location(tenant_id: str, catalog_version: str | None) -> tuple[str, str]:
+    """(namespace, name) of a tenant's backup CronJob and its Secret, under the catalog version recorded on its
+    namespace (an unknown or missing version: the tenant's own namespace, as before 2027.01)."""
+    try:
+        catalog = _load(catalog_version) if catalog_version else None
+    except CatalogError:
+        catalog = None
+    return catalog.backup.job_location(tenant_id) if catalog else (tenant_id, "database-backup")
+
+
 def catalog_for(spec, version: str | None = None, registry: str | None = None) -> Catalog:
     """The catalog a tenant runs: the version its request pins (``spec.catalogVersion``), else ``version``,
     else the newest. A pin and a different ``version`` contradict each other: nothing is guessed."""
@@ -84,6 +94,8 @@ def check_catalog(catalog: Catalog) -> None:
     dashboards = [name for name in DASHBOARD_IMAGES if name in catalog.images]
     if len(dashboards) != 1:
         missing.append(" or ".join(DASHBOARD_IMAGES) + (" (only one)" if dashboards else ""))
+    if catalog.backup.to_store and "backup" not in catalog.images:
+        missing.append("backup (backup.destination is store)")
     if missing:
         raise CatalogError(f"catalog {catalog.version} has no image for: {', '.join(missing)}")
     for tier, spec in catalog.tiers.items():

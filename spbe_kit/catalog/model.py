@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -73,6 +74,27 @@ class BackupDefaults(_Strict):
     schedule: StrictStr
     retention_days: StrictInt = Field(alias="retentionDays", ge=7)
     restore_check_schedule: StrictStr = Field(alias="restoreCheckSchedule")
+    #: where the nightly job writes: ``volume`` (a volume in the tenant's own namespace, up to 2026.12) or
+    #: ``store`` (the platform's backup store, from jobs the platform runs in ``namespace``, outside the tenant)
+    destination: Literal["volume", "store"] = "volume"
+    namespace: StrictStr | None = None
+
+    @property
+    def to_store(self) -> bool:
+        return self.destination == "store"
+
+    def job_location(self, tenant_id: str) -> tuple[str, str]:
+        """(namespace, name) of a tenant's backup CronJob; its Secret (the backup role's password) has the same."""
+        if self.to_store:
+            assert self.namespace
+            return self.namespace, f"{tenant_id}-backup"
+        return tenant_id, "database-backup"
+
+    @model_validator(mode="after")
+    def _store_has_a_namespace(self) -> "BackupDefaults":
+        if self.to_store and not self.namespace:
+            raise ValueError("backup.destination store needs backup.namespace (where the platform runs the jobs)")
+        return self
 
 
 class Resources(_Strict):

@@ -20,12 +20,13 @@ def read_credentials(state: DesiredState, kubeconfig: Path, context: str | None 
     for manifest in state.manifests:
         if not manifest.generated_keys:
             continue
+        namespace = manifest.namespace or state.tenant_id  # the backup job's is in the platform's namespace
         try:
-            secret = core.read_namespaced_secret(manifest.name, state.tenant_id)
+            secret = core.read_namespaced_secret(manifest.name, namespace)
         except ApiException as exc:
             if exc.status == 404:
                 continue  # reported by name when the plan needs it
-            raise SpbeError(f"cannot read Secret {state.tenant_id}/{manifest.name}: HTTP {exc.status} {exc.reason}",
+            raise SpbeError(f"cannot read Secret {namespace}/{manifest.name}: HTTP {exc.status} {exc.reason}",
                             hint="configuration needs get on the tenant's Secrets (platform ops)") from None
         values[manifest.name] = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
     return Credentials(values)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spbe_kit.desired import identity
-from spbe_kit.desired.database import BACKUP_ROLE, BACKUP_SECRET, app_databases
+from spbe_kit.catalog.load import dashboards_image, load_catalog
+from spbe_kit.catalog.model import Catalog
+from spbe_kit.desired.database import BACKUP_ROLE, app_databases, backup_secret_name
 from spbe_kit.desired.eoffice import ADMIN_USER as EOFFICE_ADMIN, noreply_address, smtp_endpoint
 from spbe_kit.desired.monitoring import DASHBOARDS_OIDC_CALLBACK
 from spbe_kit.errors import SpbeError
@@ -70,7 +72,7 @@ def _dashboards_client(dashboards: str) -> dict:
 
 
 def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach, kubeconfig: str,
-                       context: str | None = None, dashboards: str = "dashboards") -> list[RoleRun]:
+                       context: str | None = None, catalog: Catalog | None = None) -> list[RoleRun]:
     """The role runs for a tenant, in order: database, identity, e-office.
 
     Mail has no role run in a tenant: its image builds Postfix, Dovecot and OpenDKIM from the pod's
@@ -78,11 +80,15 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
     copies to the contacts outside the domain), on a read-only root without Python. The spbe_mail role
     configures a mail server outside Kubernetes. `spbe verify` checks the pod either way.
 
-    ``dashboards``: the catalog's dashboards workload (``grafana`` up to 2026.11), whose OIDC client
+    ``catalog``: the tenant's (default: the newest). It names the dashboards workload (``grafana`` up to
+    2026.11), whose OIDC client
     the identity role registers. E-office is Mayan EDMS: its wiring is the MAYAN_* environment of its pod; the spbe_eoffice role
     gives it the correspondence baseline through its REST API (a port-forward), as its administrator.
     """
     tenant, domain = spec.tenant_id, spec.domain
+    catalog = catalog or load_catalog()
+    dashboards = dashboards_image(catalog)
+    backup_secret = backup_secret_name(spec, catalog)  # in the platform's namespace when backups go to the store
     local = {"ansible_connection": "local"}
     runs = [RoleRun("database", "spbe_database", "localhost", local, {
         "spbe_database_login_host": reach.database_host, "spbe_database_login_port": reach.database_port,
@@ -90,7 +96,8 @@ def configuration_plan(spec: TenantSpec, credentials: Credentials, reach: Reach,
         "spbe_database_apps": [{"name": app, "password": credentials.get(f"database-{app}", "password")}
                                for app in app_databases(spec)],
         "spbe_database_backup_role": BACKUP_ROLE,  # the backup CronJob logs in as this role ...
-        "spbe_database_backup_password": credentials.get(BACKUP_SECRET, "password"),  # ... with this Secret's password
+        # ... with the password of the backup job's Secret (in the platform's namespace when backups go to the store)
+        "spbe_database_backup_password": credentials.get(backup_secret, "password"),
         "spbe_database_hba_file": "",  # the image's pg_hba is not managed from the controller
     })]
     clients = [_dashboards_client(dashboards)]

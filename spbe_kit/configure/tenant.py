@@ -53,7 +53,6 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
     from spbe_kit.configure.plan import configuration_plan
     from spbe_kit.configure.reach import reach_components
     from spbe_kit.configure.run import run_plan
-    from spbe_kit.catalog.load import dashboards_image
     from spbe_kit.desired import desired_state
 
     state = desired_state(spec, catalog)
@@ -70,7 +69,7 @@ def configure_tenant(spec: TenantSpec, catalog: Catalog, kubeconfig: Path, conte
                 progress(f"configure: {component} is not reachable: {why}")
             return ConfigureOutcome(spec.tenant_id, "unreachable", reachability.problems)
         plan = configuration_plan(spec, read_credentials(state, kubeconfig, context), reachability.reach,
-                                  str(kubeconfig), context, dashboards_image(catalog))
+                                  str(kubeconfig), context, catalog)
         results = run_plan(plan, progress)
     outcome = ConfigureOutcome(spec.tenant_id, "configured" if all(r.status == "configured" for r in results)
                                else "failed", roles=results)

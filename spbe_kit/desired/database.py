@@ -1,19 +1,28 @@
 """Database: PostgreSQL with mandatory nightly backups and a weekly restore check.
 
 Backups are not optional (the 2024 PDN incident: 238 of 282 tenants had none usable).
-The backup job dumps every database on its own (as a read-only role, over TLS) onto its own
-volume, with the row counts of each table; the restore check replays the newest dumps into a
-scratch server inside the job, stopping at the first error, and compares the row counts.
+The backup job dumps every database on its own (as a read-only role, over TLS) with the row
+counts of each table; the restore check replays the newest dumps into a scratch server inside the
+job, stopping at the first error, and compares the row counts.
+
+Where the dumps go is the catalog's ``backup.destination``:
+
+- ``volume`` (up to 2026.12): a volume in the tenant's namespace, from jobs in that namespace;
+- ``store`` (2027.01 on): the platform's backup store, outside the tenant and the cluster, from
+  jobs the platform runs in its own namespace (``backup.namespace``). The jobs' Secret there holds
+  the tenant's append-only store identity and repository password, which the tenant's admins can
+  neither read nor use to delete a backup; the tenant's database lets exactly those pods in.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from spbe_kit.backups.job import ROW_COUNTS
+from spbe_kit.backups.job import BACKUP_SCRIPT as STORE_BACKUP_SCRIPT
+from spbe_kit.backups.job import JOB_PASSWORD_KEY, RESTORE_FROM_STORE, ROW_COUNTS, STORE_ENV, STORE_KEYS
 from spbe_kit.desired import workload as w
 from spbe_kit.desired.context import TenantContext
-from spbe_kit.desired.model import Manifest
+from spbe_kit.desired.model import GENERATED_KEYS_ANNOTATION, Manifest
 from spbe_kit.desired.network import PORT
 from spbe_kit.desired.rbac import service_account
 from spbe_kit.request.model import Component
@@ -109,11 +118,27 @@ def pg_hba(spec: TenantSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def login_roles(spec: TenantSpec, with_monitor: bool = False) -> dict[str, str]:
+def login_roles(spec: TenantSpec, with_monitor: bool = False, backup_secret: str = BACKUP_SECRET) -> dict[str, str]:
     """Role -> the generated Secret holding its password (key ``password``); the metrics exporter's
     role only with the baseline image, which runs the exporter."""
-    return {**{app: f"database-{app}" for app in app_databases(spec)}, BACKUP_ROLE: BACKUP_SECRET,
+    return {**{app: f"database-{app}" for app in app_databases(spec)}, BACKUP_ROLE: backup_secret,
             **({MONITOR_ROLE: MONITOR_SECRET} if with_monitor else {})}
+
+
+# -- backups outside the tenant (catalog backup.destination: store) ------------------------------------------
+#: the jobs' workload names (their pods' app.kubernetes.io/name in the platform's backup namespace)
+STORE_BACKUP_WORKLOAD, STORE_CHECK_WORKLOAD = "backup", "restore-check"
+STORE_SECRETS_DIR = "/run/secrets/backup"
+
+
+def backup_secret_name(spec: TenantSpec, catalog) -> str:
+    """The Secret holding the backup role's password: in the tenant's namespace, or (store) in the platform's."""
+    return catalog.backup.job_location(spec.tenant_id)[1]
+
+
+def store_job_names(tenant_id: str) -> tuple[str, str]:
+    """The tenant's backup and restore-check CronJobs in the platform's backup namespace."""
+    return f"{tenant_id}-backup", f"{tenant_id}-restore-check"
 
 
 def exports_metrics(ctx: TenantContext) -> bool:
@@ -185,7 +210,10 @@ def _server(ctx: TenantContext) -> list[Manifest]:
         # creates them from these files), so identity and e-office start before any configuration run
         volumes["roles"] = {"projected": {"defaultMode": 0o440, "sources": [
             {"secret": {"name": secret, "items": [{"key": "password", "path": role}]}}
-            for role, secret in login_roles(ctx.spec, with_monitor=exports_metrics(ctx)).items()]}}
+            for role, secret in login_roles(ctx.spec, with_monitor=exports_metrics(ctx)).items()
+            # a password kept in the platform's namespace (backups to the store) is not the pod's to mount:
+            # the spbe_database role gives that role its password
+            if not (role == BACKUP_ROLE and ctx.catalog.backup.to_store)]}}
         container["volumeMounts"].append({"name": "roles", "mountPath": ROLES_DIR, "readOnly": True})
     containers = [container]
     ports = {"postgres": (5432, PORT["database"])}
@@ -214,10 +242,14 @@ def _cronjob(ctx: TenantContext, workload: str, schedule: str, script: str, volu
     ))
     pod = w.pod_spec(ctx, workload, [container], volumes)
     pod["restartPolicy"] = "Never"
+    return _cronjob_body(ctx, workload, workload, schedule, pod)
+
+
+def _cronjob_body(ctx: TenantContext, name: str, workload: str, schedule: str, pod: dict[str, Any]) -> Manifest:
     body = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": ctx.metadata(workload, COMPONENT, workload),
+        "metadata": ctx.metadata(name, COMPONENT, workload),
         "spec": {
             "schedule": schedule,
             "timeZone": "Asia/Jakarta",
@@ -264,11 +296,54 @@ def _backups(ctx: TenantContext) -> list[Manifest]:
     ]
 
 
+def _in_backup_namespace(ctx: TenantContext, manifest: Manifest) -> Manifest:
+    """The same object in the platform's backup namespace (still labelled as this tenant's)."""
+    body = {**manifest.body, "metadata": {**manifest.body["metadata"], "namespace": ctx.catalog.backup.namespace}}
+    return Manifest(body, manifest.component, manifest.generated_keys, manifest.certificate_names, manifest.platform_keys)
+
+
+def _store_backups(ctx: TenantContext) -> list[Manifest]:
+    """The nightly backup and the weekly restore check, run by the platform in its own namespace, into and out
+    of the platform's store; their Secret (the backup role's password, the tenant's store identity) stays there."""
+    tenant = ctx.spec.tenant_id
+    secret = backup_secret_name(ctx.spec, ctx.catalog)
+    backup_name, check_name = store_job_names(tenant)
+    env = {"SPBE_TENANT": tenant, "SPBE_BACKUP_WORK": "/work", "PGHOST": f"database.{tenant}.svc",
+           "PGPORT": PORT["database"], "PGUSER": BACKUP_ROLE, "PGSSLMODE": "require", "HOME": "/tmp"}
+    prelude = STORE_ENV.format(secrets=STORE_SECRETS_DIR)
+    dumps = ctx.size("database-backup").storage or "1Gi"
+    jobs = [
+        (backup_name, STORE_BACKUP_WORKLOAD, ctx.spec.backup.schedule or ctx.catalog.backup.schedule,
+         prelude + STORE_BACKUP_SCRIPT, {"work": w.empty_dir(dumps), "tmp": w.empty_dir()},
+         {"work": "/work", "tmp": "/tmp"}),
+        (check_name, STORE_CHECK_WORKLOAD, ctx.catalog.backup.restore_check_schedule,
+         prelude + RESTORE_FROM_STORE + RESTORE_CHECK_SCRIPT.format(counts=ROW_COUNTS).replace("/backups", "/scratch/backups"),
+         {"scratch": w.empty_dir(dumps), "tmp": w.empty_dir()}, {"scratch": "/scratch", "tmp": "/tmp"}),
+    ]
+    out = [_in_backup_namespace(ctx, Manifest(
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": ctx.metadata(secret, COMPONENT, annotations={
+             GENERATED_KEYS_ANNOTATION: ",".join((JOB_PASSWORD_KEY, *STORE_KEYS))})},
+        COMPONENT, generated_keys=(JOB_PASSWORD_KEY, *STORE_KEYS), platform_keys=STORE_KEYS))]
+    for name, workload, schedule, script, volumes, mounts in jobs:
+        out.append(_in_backup_namespace(ctx, service_account(ctx, COMPONENT, name)))  # one account per job
+        container = w.container(ctx, "database-backup", w.ContainerSpec(
+            name=workload, image=ctx.catalog.image("backup"), command=["bash", "-c", script], env=dict(env),
+            mounts={**mounts, "credentials": STORE_SECRETS_DIR}, read_only_mounts=frozenset({"credentials"})))
+        pod = w.pod_spec(ctx, name, [container], {**volumes, "credentials": w.secret_volume(secret)})
+        pod["restartPolicy"] = "Never"
+        job = _cronjob_body(ctx, name, workload, schedule, pod)
+        out.append(_in_backup_namespace(ctx, job))
+    return out
+
+
 def build(ctx: TenantContext) -> list[Manifest]:
     """PostgreSQL server, credentials per application, backup and restore-check jobs."""
-    secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",)),
-               w.generated_secret(ctx, COMPONENT, BACKUP_SECRET, ("password",))]
+    secrets = [w.generated_secret(ctx, COMPONENT, "database-superuser", ("password",))]
+    if not ctx.catalog.backup.to_store:
+        secrets.append(w.generated_secret(ctx, COMPONENT, BACKUP_SECRET, ("password",)))
     secrets += [w.generated_secret(ctx, COMPONENT, f"database-{app}", ("password",)) for app in app_databases(ctx.spec)]
     if exports_metrics(ctx):
         secrets.append(w.generated_secret(ctx, COMPONENT, MONITOR_SECRET, ("password",)))
-    return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *_backups(ctx)]
+    backups = _store_backups(ctx) if ctx.catalog.backup.to_store else _backups(ctx)
+    return [service_account(ctx, COMPONENT, COMPONENT), *secrets, *_server(ctx), *backups]

@@ -24,6 +24,9 @@ class Manifest:
     generated_keys: tuple[str, ...] = ()
     #: DNS names of the certificate the stack generates into this Secret's CERTIFICATE_KEYS (empty: none)
     certificate_names: tuple[str, ...] = ()
+    #: those of ``generated_keys`` whose values the platform gives (its backup store's address and the tenant's
+    #: identity there, derived from the platform's master key) instead of a random one: filled on each ``up``
+    platform_keys: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:

@@ -17,6 +17,8 @@ from spbe_kit.request.model import Component
 COMPONENT = "guardrails"
 INGRESS_CONTROLLER = "ingress-controller"
 INTERNET = "internet"
+#: the tenant's backup job that the platform runs in its own namespace (catalog backup.destination: store)
+PLATFORM_BACKUP = "platform-backup"
 
 # Container ports (NetworkPolicies match pod ports, not Service ports).
 PORT = {
@@ -40,9 +42,10 @@ class Flow:
 
 def workloads_of(ctx: TenantContext) -> dict[str, str]:
     """Every workload the tenant runs, mapped to its component."""
-    out = {"identity": "identity", "database": "database", "database-backup": "database",
-           "database-restore-check": "database", "prometheus": "monitoring",
+    out = {"identity": "identity", "database": "database", "prometheus": "monitoring",
            dashboards_image(ctx.catalog): "monitoring"}
+    if not ctx.catalog.backup.to_store:  # the jobs run in the tenant's namespace
+        out.update({"database-backup": "database", "database-restore-check": "database"})
     if ctx.spec.has(Component.MAIL):
         out["mail"] = "mail"
     if ctx.spec.has(Component.EOFFICE):
@@ -78,6 +81,7 @@ def flows(ctx: TenantContext) -> list[Flow]:
         Flow("prometheus", "mail", p["mail-metrics"], "metrics"),
         Flow("prometheus", "database", p["database-metrics"], "metrics"),
         Flow("database-backup", "database", p["database"], "nightly dump"),
+        Flow(PLATFORM_BACKUP, "database", p["database"], "nightly dump into the platform's backup store"),
         Flow("mail", INTERNET, 25, "mail delivery to other domains"),
     ]
     relay = ctx.spec.eoffice.mail_relay
@@ -88,6 +92,8 @@ def flows(ctx: TenantContext) -> list[Flow]:
     if ctx.catalog.images["postgres"].recipe is None:  # the upstream image runs no exporter beside the server
         table = [f for f in table if f.port != p["database-metrics"]]
     present = set(workloads_of(ctx)) | {INGRESS_CONTROLLER, INTERNET}
+    if ctx.catalog.backup.to_store:
+        present.add(PLATFORM_BACKUP)
     return [f for f in table if f.source in present and f.target in present]
 
 
@@ -97,6 +103,11 @@ def _peer(ctx: TenantContext, name: str) -> dict[str, Any]:
         return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
     if name == INTERNET:
         return {"ipBlock": {"cidr": "0.0.0.0/0"}}
+    if name == PLATFORM_BACKUP:  # only this tenant's backup pods in the platform's backup namespace
+        from spbe_kit.desired.database import STORE_BACKUP_WORKLOAD
+
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ctx.catalog.backup.namespace}},
+                "podSelector": {"matchLabels": ctx.selector(STORE_BACKUP_WORKLOAD)}}
     return {"podSelector": {"matchLabels": ctx.selector(name)}}
 
 

@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import socket
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +44,8 @@ Progress = Callable[[str], None]
 BUCKET = "spbe-backups"
 DEFAULT_PORTS = {"store_s3": 18333, "store_master": 19333, "store_volume": 18380, "store_filer": 18888}
 NAME = "backup-store"
+#: the forwarder that lets the real node's pods reach the S3 port (spbe_kit.devenv.tcpforward)
+POD_FORWARDER = "backup-store-pods"
 START_TIMEOUT = 60.0
 
 
@@ -146,8 +149,10 @@ def _busy_ports(layout: StoreLayout) -> list[int]:
     return busy
 
 
-def up(progress: Progress = _quiet, build: bool = True, layout: StoreLayout | None = None) -> StoreSettings:
-    """Start the local store unless it runs; return its settings (idempotent)."""
+def up(progress: Progress = _quiet, build: bool = True, layout: StoreLayout | None = None,
+       pods_at: str | None = None) -> StoreSettings:
+    """Start the local store unless it runs; return its settings (idempotent). ``pods_at``: the real node's
+    address, where its pods (the backup jobs) reach the S3 port."""
     layout = layout or StoreLayout.from_env()
     if build and binaries.find("weed") is None:
         progress(f"building the backup store (SeaweedFS {binaries.SEAWEEDFS_VERSION}) ...")
@@ -186,15 +191,49 @@ def up(progress: Progress = _quiet, build: bool = True, layout: StoreLayout | No
         settings = layout.settings()
         if s3.ensure_bucket(settings):
             progress(f"created bucket {settings.bucket}")
+        pod_endpoint = _expose_to_pods(layout, pods_at, progress) if pods_at else None
+        if not pods_at:
+            processes.stop(layout.run, POD_FORWARDER)
         layout.settings_file.write_text(json.dumps({
             "endpoint": settings.endpoint, "bucket": settings.bucket, "identityFile": str(layout.identity_file),
-            "reloadPidfile": str(settings.reload_pidfile)}, indent=1) + "\n")
+            "reloadPidfile": str(settings.reload_pidfile),
+            **({"podEndpoint": pod_endpoint} if pod_endpoint else {})}, indent=1) + "\n")
         return settings
+
+
+def _expose_to_pods(layout: StoreLayout, address: str, progress: Progress) -> str:
+    """Forward the S3 port (only it) from ``address`` (the real node's, which its pods reach); the pods' endpoint."""
+    port = layout.ports["store_s3"]
+    endpoint = f"http://{address}:{port}"
+    argv_ = [sys.executable, "-m", "spbe_kit.devenv.tcpforward", address, str(port), HOST, str(port)]
+    marker = f"spbe_kit.devenv.tcpforward {address} {port}"
+    record = processes.running(layout.run, POD_FORWARDER)
+    if record is None or record.marker != marker:
+        processes.stop(layout.run, POD_FORWARDER)
+        record = processes.start(layout.run, POD_FORWARDER, argv_, layout.log.with_name("pods-forwarder.log"),
+                                 marker=marker)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _listening(address, port):
+            if processes.exited(record):
+                raise ClusterError(f"cannot forward the backup store's S3 port to {address}:{port} for the pods",
+                                   hint=processes.tail(layout.log.with_name("pods-forwarder.log")))
+            time.sleep(0.1)
+        progress(f"the real node's pods reach the backup store at {endpoint} (S3 port only)")
+    return endpoint
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def down(layout: StoreLayout | None = None, progress: Progress = _quiet) -> bool:
     """Stop the store; its data stays (it is not the cluster's to wipe)."""
     layout = layout or StoreLayout.from_env()
+    processes.stop(layout.run, POD_FORWARDER)
     stopped = processes.stop(layout.run, NAME)
     if stopped:
         progress(f"stopped the backup store (its data stays in {layout.data})")

@@ -121,7 +121,7 @@ def check_tenant(spec: TenantSpec, snapshot: Snapshot, hash_key: bytes, previous
     for manifest in state.manifests:
         result.objects_checked += 1
         guardrail = manifest.kind in GUARDRAIL_KINDS
-        if manifest.kind in snapshot.forbidden:
+        if not snapshot.readable(manifest.kind, manifest.namespace or ""):
             result.findings.append(Finding(FindingKind.UNVERIFIED, _ref(manifest), manifest.component,
                                            actual=Phrase("value.not-permitted"), guardrail=guardrail))
             continue

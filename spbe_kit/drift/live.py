@@ -27,6 +27,16 @@ WORKERS = 4
 
 #: kind -> (API path prefix, plural): baseline kinds plus the controller-made ones (unowned = stray).
 KINDS = KIND_PATHS
+#: what a tenant has in the platform's backup namespace (catalog backup.destination: store)
+PLATFORM_KINDS = ("ServiceAccount", "Secret", "CronJob")
+
+
+def platform_namespaces() -> tuple[str, ...]:
+    """The platform namespaces where shipped catalogs keep objects of tenants (their backup jobs)."""
+    from spbe_kit.catalog.load import available_versions, load_catalog
+
+    found = {load_catalog(v).backup.namespace for v in available_versions()}
+    return tuple(sorted(ns for ns in found if ns))
 
 
 @dataclass
@@ -36,8 +46,13 @@ class Snapshot:
     namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)  # kinds the caller may not list
+    #: (kind, namespace) the caller may not list in a platform namespace it was asked to read as well
+    forbidden_in: set[tuple[str, str]] = field(default_factory=set)
     requests: int = 0
     _by_namespace: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+
+    def readable(self, kind: str, namespace: str) -> bool:
+        return kind not in self.forbidden and (kind, namespace) not in self.forbidden_in
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if kind == "Namespace":
@@ -92,8 +107,11 @@ class Reader:
                 return items
 
 
-def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable[[str], None] | None = None) -> Snapshot:
-    """Snapshot of the tenant namespaces (all labelled ones when `namespaces` is None)."""
+def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable[[str], None] | None = None,
+         also: tuple[str, ...] | None = None) -> Snapshot:
+    """Snapshot of the tenant namespaces (all labelled ones when `namespaces` is None), and of the tenants'
+    objects in the platform namespaces ``also`` (default: :func:`platform_namespaces`)."""
+    also = platform_namespaces() if also is None else also
     reader = Reader(api)
     snap = Snapshot()
     try:
@@ -104,7 +122,7 @@ def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable
             if exc.status != 403 or namespaces is None:
                 raise  # fleet mode needs to see the tenant namespaces
             snap.forbidden.add("Namespace")  # a namespaced-only auditor: check inside the namespaces
-        wanted = set(namespaces) if namespaces is not None else set(snap.namespaces)
+        wanted = (set(namespaces) if namespaces is not None else set(snap.namespaces)) | set(also)
         if namespaces is not None and "Namespace" not in snap.forbidden:  # a tenant whose namespace lost its label
             for name in sorted(set(namespaces) - set(snap.namespaces)):
                 reader.requests += 1
@@ -113,7 +131,8 @@ def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable
                 except ApiException as exc:
                     if exc.status != 404:
                         raise
-        single = next(iter(wanted)) if len(wanted) == 1 else None
+        tenants = wanted - set(also)
+        single = next(iter(tenants)) if len(tenants) == 1 else None
 
         def fetch(kind: str) -> tuple[str, list[dict[str, Any]] | None]:
             prefix, plural = KINDS[kind]
@@ -125,6 +144,18 @@ def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable
                     return kind, None
                 raise
 
+        def fetch_platform(job: tuple[str, str]) -> tuple[str, str, list[dict[str, Any]] | None]:
+            kind, namespace = job
+            prefix, plural = KINDS[kind]
+            try:
+                return kind, namespace, reader.list(f"{prefix}/namespaces/{namespace}/{plural}")
+            except ApiException as exc:
+                if exc.status == 403:
+                    return kind, namespace, None
+                if exc.status == 404:
+                    return kind, namespace, []
+                raise
+
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for done, (kind, items) in enumerate(pool.map(fetch, KINDS), 1):
                 if progress:
@@ -134,6 +165,14 @@ def read(api: client.ApiClient, namespaces: list[str] | None, progress: Callable
                     continue
                 for obj in items:
                     if obj["metadata"].get("namespace") in wanted:
+                        snap.add(kind, obj)
+            if single:  # a cluster-wide list already held the platform namespaces
+                jobs = [(kind, ns) for ns in also for kind in PLATFORM_KINDS if kind not in snap.forbidden]
+                for kind, namespace, items in pool.map(fetch_platform, jobs):
+                    if items is None:
+                        snap.forbidden_in.add((kind, namespace))
+                        continue
+                    for obj in items:
                         snap.add(kind, obj)
     except ApiException as exc:
         raise DriftError(f"the cluster refused a read: HTTP {exc.status} {exc.reason}",

@@ -22,6 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from spbe_kit.backups.store import StoreSettings
 from spbe_kit.evidence import operator
 from spbe_kit.errors import BackupError, DestroyRefused, SpbeError
+from spbe_kit.desired.context import LABEL_CATALOG
+from spbe_kit.catalog.load import backup_job_location
 from spbe_kit.health import tenant_health
 from spbe_kit.kubeclient import api_client
 from spbe_kit.suspension import ANNOTATION, Suspension, suspension_of
@@ -85,13 +87,34 @@ def _running_pods(core: client.CoreV1Api, tenant_id: str) -> list[str]:
                   and p.status.phase not in ("Succeeded", "Failed"))
 
 
+def _cronjob_namespace(tenant_id: str, name: str, namespace: dict) -> str:
+    """Where a recorded CronJob is: the tenant's namespace, or the platform's for its backup job there."""
+    where, job = backup_job_location(tenant_id, (namespace["metadata"].get("labels") or {}).get(LABEL_CATALOG))
+    return where if name == job else tenant_id
+
+
+def _platform_backup_job(batch: client.BatchV1Api, tenant_id: str, namespace: dict) -> tuple[str, str] | None:
+    """(namespace, name) of the tenant's running backup CronJob in the platform's namespace, if it has one."""
+    where, job = backup_job_location(tenant_id, (namespace["metadata"].get("labels") or {}).get(LABEL_CATALOG))
+    if where == tenant_id:
+        return None
+    try:
+        cronjob = batch.read_namespaced_cron_job(job, where)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return None if cronjob.spec.suspend else (where, job)
+
+
 def suspend(tenant_id: str, kubeconfig: Path, context: str | None, store: StoreSettings | None, force: bool = False,
             progress: Progress = lambda _: None, timeout: float = 600) -> SuspendResult:
     """See the module's text."""
     started = time.monotonic()
     with api_client(kubeconfig, context) as api:
         core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-        existing = suspension_of(_namespace(core, api, tenant_id))
+        namespace = _namespace(core, api, tenant_id)
+        existing = suspension_of(namespace)
         if existing:
             progress(f"{tenant_id} is already suspended (since {existing.at}, by {existing.by})")
             return SuspendResult(tenant_id, "already-suspended", existing, time.monotonic() - started)
@@ -110,11 +133,15 @@ def suspend(tenant_id: str, kubeconfig: Path, context: str | None, store: StoreS
                 progress(f"warning: suspending {tenant_id} without a fresh backup (--force): {exc.message}")
         running = {ref: n for ref, n in _workloads(apps, tenant_id).items() if n > 0}
         cronjobs = sorted(c.metadata.name for c in batch.list_namespaced_cron_job(tenant_id).items if not c.spec.suspend)
+        platform_job = _platform_backup_job(batch, tenant_id, namespace)
+        if platform_job:  # the nightly backup the platform runs for it would only fail against a stopped database
+            cronjobs.append(platform_job[1])
         record = Suspension(at=datetime.now(timezone.utc).isoformat(timespec="seconds"), by=operator(), backup=backup,
                             replicas=running, cronjobs=cronjobs)
         core.patch_namespace(tenant_id, {"metadata": {"annotations": {ANNOTATION: record.to_annotation()}}})
         for name in cronjobs:
-            batch.patch_namespaced_cron_job(name, tenant_id, {"spec": {"suspend": True}})
+            batch.patch_namespaced_cron_job(name, _cronjob_namespace(tenant_id, name, namespace),
+                                            {"spec": {"suspend": True}})
         for ref in sorted(running):
             _scale(apps, tenant_id, ref, 0)
         progress(f"{tenant_id}: {len(running)} workload(s) scaled to 0, {len(cronjobs)} CronJob(s) paused; "
@@ -137,7 +164,8 @@ def resume(tenant_id: str, kubeconfig: Path, context: str | None, progress: Prog
     started = time.monotonic()
     with api_client(kubeconfig, context) as api:
         core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-        record = suspension_of(_namespace(core, api, tenant_id))
+        namespace = _namespace(core, api, tenant_id)
+        record = suspension_of(namespace)
         if record is None:
             progress(f"{tenant_id} is not suspended: nothing to resume")
             return SuspendResult(tenant_id, "not-suspended", None, time.monotonic() - started)
@@ -147,7 +175,8 @@ def resume(tenant_id: str, kubeconfig: Path, context: str | None, progress: Prog
                 _scale(apps, tenant_id, ref, replicas)
         for name in record.cronjobs:
             try:
-                batch.patch_namespaced_cron_job(name, tenant_id, {"spec": {"suspend": False}})
+                batch.patch_namespaced_cron_job(name, _cronjob_namespace(tenant_id, name, namespace),
+                                                {"spec": {"suspend": False}})
             except ApiException as exc:
                 if exc.status != 404:
                     raise

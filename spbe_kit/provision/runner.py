@@ -27,6 +27,7 @@ from spbe_kit.health import wait_ready
 from spbe_kit.kubeclient import cluster_server
 from spbe_kit.paths import state_dir
 from spbe_kit.stacks import credentials as creds
+from spbe_kit.backups import platform as backup_platform
 from spbe_kit.provision import file_backend, preflight, unchanged
 from spbe_kit.provision.backend_locks import redact_url
 from spbe_kit.provision.locks import release_dead_locks, tenant_lock
@@ -207,11 +208,13 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
         release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
         recorded = creds.from_deployment(deployment)
-        credentials, new = creds.resolve(state, recorded, rotating)
+        platform = backup_platform.platform_values(state)
+        credentials, new = creds.resolve(state, recorded, rotating, platform)
         server = cluster_server(settings.kubeconfig, settings.context)
         _check_cluster(spec.tenant_id, _recorded_outputs(deployment), server)
         preflight.check_not_suspended(spec.tenant_id, settings.kubeconfig, settings.context)
         preflight.check_images(state, catalog, settings.kubeconfig, settings.context, progress)
+        backup_platform.prepare(state, catalog, settings.kubeconfig, settings.context, progress)
         if deployment.get("resources") and not (new or always_run_engine):
             verdict = unchanged.check(state, spec, credentials, deployment, settings.kubeconfig, settings.context,
                                       catalog.registry_override)
@@ -234,7 +237,7 @@ def up(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progress: P
             # read stays underneath: it still holds values of a create that was in flight when a run was
             # killed, which the recovery refresh has since dropped from the state
             latest = {**recorded, **creds.from_deployment(_deployment(stack))}
-            fresh, fresh_new = creds.resolve(state, latest, rotating)
+            fresh, fresh_new = creds.resolve(state, latest, rotating, platform)
             applied["new"] = fresh_new
             return fresh
 
@@ -266,7 +269,8 @@ def preview(spec: TenantSpec, catalog: Catalog, settings: EngineSettings, progre
         stack = _stack(spec.tenant_id, settings, progress, create=True)
         release_dead_locks(settings, spec.tenant_id, progress)
         deployment = _deployment(stack)
-        credentials, _new = creds.resolve(state, creds.from_deployment(deployment))
+        credentials, _new = creds.resolve(state, creds.from_deployment(deployment), None,
+                                          backup_platform.platform_values(state))
         program = tenant_program(state, lambda: credentials, cluster_server(settings.kubeconfig, settings.context),
                                  settings.context, spec.request_text, registry=catalog.registry_override)
         # a volume the target catalog retires is protected in the state: `up` unprotects it first and the

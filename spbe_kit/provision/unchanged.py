@@ -64,13 +64,14 @@ def check(state: DesiredState, spec, credentials: Credentials, deployment: dict[
         snapshot = live.read(api_client(kubeconfig, context), [state.tenant_id])
     except DriftError as exc:
         return Verdict(False, f"the live objects could not be read ({exc.message})")
-    if snapshot.forbidden:
+    if snapshot.forbidden or snapshot.forbidden_in:
         return Verdict(False, "some kinds may not be read with these credentials")
     result = check_tenant(spec, snapshot, _secrets.token_bytes(32), None, registry)
     if result.status != "clean":
         return Verdict(False, f"the live objects differ from the desired state ({len(result.findings)} finding(s))")
+    namespaces = {m.name: m.namespace or state.tenant_id for m in state.of_kind("Secret")}
     for name, keys in credentials.values.items():
-        secret = snapshot.get("Secret", state.tenant_id, name) or {}
+        secret = snapshot.get("Secret", namespaces.get(name, state.tenant_id), name) or {}
         data = secret.get("data") or {}
         for key, value in keys.items():
             try:

@@ -157,12 +157,19 @@ def _values(inputs: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
+class PlatformValuesMissing(ValueError):
+    """A Secret needs values only the platform gives (``Manifest.platform_keys``), and none were given or recorded."""
+
+
 def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],
-            rotate: Iterable[str] | None = None) -> tuple[Credentials, list[str]]:
+            rotate: Iterable[str] | None = None,
+            platform: Mapping[str, Mapping[str, str]] | None = None) -> tuple[Credentials, list[str]]:
     """Every generated key of ``state``: kept from ``recorded``, new where missing or rotated.
 
     ``rotate``: Secret names to give new values (an empty iterable rotates nothing; the
-    caller validates names). Returns the credentials and the ``secret/key`` names that are new.
+    caller validates names). ``platform``: Secret name -> the values of its ``platform_keys``, as
+    the platform gives them now (they win over recorded ones; without them the recorded ones stay).
+    Returns the credentials and the ``secret/key`` names that are new.
     """
     rotating = set(rotate or ())
     values: dict[str, dict[str, str]] = {}
@@ -176,8 +183,16 @@ def resolve(state: DesiredState, recorded: Mapping[str, Mapping[str, str]],
             new += made
             continue
         keys: dict[str, str] = {}
+        given = (platform or {}).get(manifest.name, {})
         for key in manifest.generated_keys:
-            if key in old and manifest.name not in rotating:
+            if key in manifest.platform_keys:
+                value = given.get(key) or old.get(key)
+                if not value:
+                    raise PlatformValuesMissing(f"{manifest.name}/{key}")
+                if value != old.get(key):
+                    new.append(f"{manifest.name}/{key}")
+                keys[key] = value
+            elif key in old and manifest.name not in rotating:
                 keys[key] = old[key]
             else:
                 keys[key] = new_password()

@@ -68,7 +68,11 @@ def main() -> None:
                              "KUBECONFIG=~/.local/state/spbe-kit/cluster/kubeconfig pulumi -C stacks/tenant up")
     kubeconfig = resolve_kubeconfig(Path(os.environ["KUBECONFIG"]))
     recorded = creds.from_deployment(previous_deployment(pulumi.get_stack(), pulumi.get_project(), here))
-    credentials, _new = creds.resolve(state, recorded)
+    from spbe_kit.backups import platform as backup_platform
+
+    # backups into the platform's store: the same admission and namespace `spbe tenant up` prepares
+    backup_platform.prepare(state, catalog, kubeconfig, config.get("context"), lambda line: pulumi.log.info(line))
+    credentials, _new = creds.resolve(state, recorded, None, backup_platform.platform_values(state))
     registry = config.get("registry")
     declare_tenant(state, credentials, cluster_server(kubeconfig, config.get("context")), config.get("context"),
                    spec.request_text,

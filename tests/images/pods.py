@@ -45,6 +45,9 @@ def _workload(state: DesiredState, name: str) -> dict[str, Any]:
         for m in state.of_kind(kind):
             if m.body["metadata"]["name"] == name:
                 return m.body["spec"]["template"]["spec"]
+    for m in state.of_kind("CronJob"):  # a job's pod, as its CronJob would make it
+        if m.body["metadata"]["name"] == name:
+            return m.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     raise KeyError(name)
 
 

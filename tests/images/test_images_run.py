@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+import secrets
 import ssl
 import subprocess
 import sys
@@ -138,9 +139,10 @@ def test_the_database_pods_exporter_shows_pg_monitors_view_on_the_scraped_port(s
         exporter.container.stop()
 
 
-def test_postgres_creates_the_apps_and_the_backup_jobs_login_roles_at_start(database):
-    """identity and e-office can log in on the tenant's first start, each only to its own database, and
-    the backup job's role reads everything: no configuration run has to come first."""
+def test_postgres_creates_the_apps_login_roles_at_start_and_leaves_the_backup_role_to_the_platform(database):
+    """identity and e-office can log in on the tenant's first start, each only to its own database: no
+    configuration run has to come first. The backup job's role is not the pod's to make (catalog 2027.01 on):
+    its password lives in the platform's backup namespace, and the spbe_database role creates it from there."""
     run, superuser_url = database
     for app in ("identity", "eoffice"):
         _app_login(database, app)
@@ -148,9 +150,71 @@ def test_postgres_creates_the_apps_and_the_backup_jobs_login_roles_at_start(data
              "where datname in ('identity', 'eoffice')")
     acl = _psql(superuser_url + "?sslmode=require", query).stdout.strip()
     assert acl.count("=CTc/") == 2 and not re.search(r"[{,]=", acl), acl  # PUBLIC may not connect
-    backup = f"postgresql://spbe_backup:{run.secrets['database-backup']['password']}@127.0.0.1:5432/postgres"
-    granted = _psql(backup + "?sslmode=require", "select pg_has_role('pg_read_all_data', 'member')").stdout.strip()
-    assert granted == "t"
+    assert "database-backup" not in run.secrets and not any(name.endswith("-backup") for name in run.secrets)
+    roles = _psql(superuser_url + "?sslmode=require", "select count(*) from pg_roles where rolname = 'spbe_backup'")
+    assert roles.stdout.strip() == "0", roles
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A real backup store (SeaweedFS on free ports, as `spbe cluster up` runs the local one)."""
+    from spbe_kit.devenv import backupstore
+    from tests.backups.conftest import _free_store_ports
+
+    layout = backupstore.StoreLayout(root=tmp_path_factory.mktemp("store"), ports=_free_store_ports())
+    yield backupstore.up(lambda line: print(line, flush=True), build=True, layout=layout)
+    backupstore.down(layout)
+
+
+def _run_job(state, name: str, image, workdir, values) -> str:
+    """Run the platform's CronJob `name` as its pod would, to its end; its log (the exit code asserted 0)."""
+    # the host's network stands in for the cluster's: the tenant's Service name resolves to 127.0.0.1
+    run = start_like_pod(state, name, image, workdir, secret_values=values, env_override={"PGHOST": "database"})
+    try:
+        code = run.container.process.wait(timeout=600)
+        log = run.container.output()
+        assert code == 0, log[-3000:]
+        return log
+    finally:
+        run.container.stop()
+
+
+def test_the_platforms_backup_job_writes_into_the_store_and_its_restore_check_reads_it_back(
+        state, built, database, store, tmp_path):
+    """The backup image runs the tenant's nightly job exactly as its CronJob in the platform's namespace says
+    (script, env, Secret files), against the tenant's database image and a real store; then the weekly check
+    restores that snapshot into its scratch server and finds every database with the rows it had."""
+    from spbe_kit.backups import admission, operations
+    from spbe_kit.backups.job import store_values
+
+    run, superuser_url = database
+    tenant = state.tenant_id
+    password = secrets.token_urlsafe(24)
+    # what the spbe_database role does from the platform's Secret (the pod does not make this role: test above)
+    created = _psql(superuser_url + "?sslmode=require", "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE "
+                    f"rolname = 'spbe_backup') THEN CREATE ROLE spbe_backup LOGIN PASSWORD '{password}' IN ROLE "
+                    "pg_read_all_data; END IF; END $$")
+    assert created.returncode == 0, created.stderr
+    for db in ("identity", "eoffice"):
+        granted = _psql(superuser_url + "?sslmode=require", f"GRANT CONNECT ON DATABASE {db} TO spbe_backup")
+        assert granted.returncode == 0, granted.stderr
+    admission.admit(store, tenant)
+    eoffice = superuser_url.rsplit("/", 1)[0] + "/eoffice?sslmode=require"
+    letters = _psql(eoffice, "CREATE SCHEMA spbe_probe; CREATE TABLE spbe_probe.letters (id int); "
+                             "INSERT INTO spbe_probe.letters SELECT generate_series(1, 250)")
+    assert letters.returncode == 0, letters.stderr
+    try:
+        values = {f"{tenant}-backup": {"password": password, **store_values(store, tenant)}}
+        log = _run_job(state, f"{tenant}-backup", built("backup"), tmp_path / "backup", values)
+        stamp = re.search(rf"backup (spbe-\d{{8}}T\d{{6}}Z) of {tenant} written to the store: eoffice identity", log)
+        assert stamp, log
+        (snapshot,) = operations.list_backups(store, tenant)
+        assert snapshot.host == tenant
+        log = _run_job(state, f"{tenant}-restore-check", built("backup"), tmp_path / "check", values)
+        assert f"restore check: eoffice restored from {stamp.group(1)}, 1 table(s) with the rows counted" in log, log
+        assert f"restore check: identity restored from {stamp.group(1)}, " in log, log
+    finally:
+        _psql(eoffice, "DROP SCHEMA spbe_probe CASCADE")
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,18 @@ def with_test_credentials(body: dict) -> dict:
 
 
 def apply_state(dyn: DynamicClient, state: DesiredState, dry_run: bool = False, skip: tuple[str, ...] = ()) -> None:
-    """Server-side apply every object of the state, in order."""
+    """Server-side apply every object of the state, in order (the platform's backup namespace made first, as
+    `spbe tenant up` prepares it)."""
+    if any(m.namespace not in (None, state.tenant_id) for m in state.manifests):  # (made for a dry run too)
+        from spbe_kit.backups.platform import namespace_objects
+        from spbe_kit.backups.store import load_settings
+
+        # the namespace, its fence and the auditors' Role, exactly as `tenant up` applies them
+        for body in namespace_objects(load_catalog(state.catalog_version), load_settings()):
+            resource = dyn.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+            dyn.server_side_apply(resource, body=body, name=body["metadata"]["name"],
+                                  namespace=body["metadata"].get("namespace"), field_manager=FIELD_MANAGER,
+                                  force_conflicts=True)
     for m in state.manifests:
         if m.kind in skip:
             continue
@@ -83,7 +94,17 @@ def apply_state(dyn: DynamicClient, state: DesiredState, dry_run: bool = False, 
 
 
 def delete_namespace(api_client: client.ApiClient, name: str, wait: float = 60.0) -> None:
+    """The tenant's namespace, and its backup jobs in the platform's namespace (what `destroy` would delete)."""
     core = client.CoreV1Api(api_client)
+    batch = client.BatchV1Api(api_client)
+    selector = f"spbe.go.id/tenant={name}"
+    for delete in (batch.delete_collection_namespaced_cron_job, batch.delete_collection_namespaced_job,
+                   core.delete_collection_namespaced_secret, core.delete_collection_namespaced_service_account):
+        try:
+            delete("spbe-backups", label_selector=selector)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
     try:
         core.delete_namespace(name)
     except ApiException as exc:

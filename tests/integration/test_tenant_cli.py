@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 
 from spbe_kit import health
+from spbe_kit.catalog.load import backup_job_location
 
 from .conftest import apply_state, request_text, tenant_state, wait_for
 
@@ -55,6 +56,7 @@ def test_status_reports_each_component_from_the_live_cluster(cluster, running_te
     assert result.returncode == 1, result.stderr
     assert report["health"] == "unknown" and report["healthy"] is False and report["problems"] == []
     assert "simulated (kwok) nodes" in report["unknown"][0]
+    # the tenant's Secrets and the backup job's in the platform's namespace, every key of each
     generated = sum(len(m.generated_keys) for m in running_tenant.manifests if m.kind == "Secret")
     assert report["credentials"]["missing"] == [] and report["credentials"]["checked"] == generated > 10
     assert report["namespaceCatalogVersion"] == running_tenant.catalog_version
@@ -119,13 +121,16 @@ def test_without_a_backup_store_destroy_is_refused_without_a_recent_backup(clust
 def test_a_backup_job_that_completes_satisfies_the_guard(cluster, running_tenant, api_client):
     ns = running_tenant.tenant_id
     batch = client.BatchV1Api(api_client)
-    cron = batch.read_namespaced_cron_job("database-backup", ns)
+    # the platform runs the tenant's backup job in its own namespace (catalog 2027.01 on)
+    where, name = backup_job_location(ns, running_tenant.catalog_version)
+    assert (where, name) == ("spbe-backups", f"{ns}-backup")
+    cron = batch.read_namespaced_cron_job(name, where)
     job = client.V1Job(
-        metadata=client.V1ObjectMeta(name="backup-now", owner_references=[client.V1OwnerReference(
-            api_version="batch/v1", kind="CronJob", name="database-backup", uid=cron.metadata.uid, controller=True)]),
+        metadata=client.V1ObjectMeta(name=f"{ns}-backup-now", owner_references=[client.V1OwnerReference(
+            api_version="batch/v1", kind="CronJob", name=name, uid=cron.metadata.uid, controller=True)]),
         spec=cron.spec.job_template.spec,
     )
-    batch.create_namespaced_job(ns, job)
+    batch.create_namespaced_job(where, job)
     wait_for("the backup recorded", lambda: (health.tenant_health(ns, cluster.kubeconfig).last_backup is not None, ""), 90)
     age = health.tenant_health(ns, cluster.kubeconfig).backup_age()
     assert dt.timedelta(0) <= age < health.BACKUP_MAX_AGE
@@ -213,9 +218,11 @@ def test_suspend_stops_every_workload_with_a_record_drift_accepts_and_resume_bri
     suspended = spbe(cluster, "tenant", "suspend", ns, "--yes", "--force", "-o", "json")
     assert suspended.returncode == 0, suspended.stderr
     record = json.loads(suspended.stdout)["suspension"]
-    assert record["replicas"] == before and record["cronjobs"] == ["database-backup", "database-restore-check"]
+    # the nightly backup the platform runs for it is paused too (the weekly check reads the store and goes on)
+    assert record["replicas"] == before and record["cronjobs"] == [f"{ns}-backup"]
     assert set(workloads().values()) == {0}
-    assert all(c.spec.suspend for c in batch.list_namespaced_cron_job(ns).items)
+    assert batch.read_namespaced_cron_job(f"{ns}-backup", "spbe-backups").spec.suspend is True
+    assert batch.read_namespaced_cron_job(f"{ns}-restore-check", "spbe-backups").spec.suspend is False
     assert [p.metadata.name for p in core.list_namespaced_pod(ns).items if p.status.phase == "Running"] == []
     code, result = drift()
     assert (code, result["status"], result["findings"]) == (0, "suspended", [])
@@ -229,6 +236,6 @@ def test_suspend_stops_every_workload_with_a_record_drift_accepts_and_resume_bri
     resumed = spbe(cluster, "tenant", "resume", ns, "-o", "json")
     assert resumed.returncode == 0 and json.loads(resumed.stdout)["action"] == "resumed", resumed.stderr
     assert workloads() == before
-    assert not any(c.spec.suspend for c in batch.list_namespaced_cron_job(ns).items)
+    assert batch.read_namespaced_cron_job(f"{ns}-backup", "spbe-backups").spec.suspend is False
     assert drift()[0] == 0 and drift()[1]["status"] == "clean"
     assert json.loads(spbe(cluster, "tenant", "resume", ns, "-o", "json").stdout)["action"] == "not-suspended"

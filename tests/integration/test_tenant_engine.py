@@ -413,15 +413,21 @@ def test_two_machines_share_a_tenant_through_the_postgres_backend(cluster, engin
     a run while the other holds the stack is refused naming the holder; a lock from another host is never removed."""
     import psycopg2
 
+    from spbe_kit.devenv import backupstore
+
     tenant = "eng-team-backend"
     cleanup(tenant)
     machines = []
+    store = backupstore.StoreLayout.from_env()  # the platform's one store, as production ops point each machine at it
     for name in ("ops-a", "ops-b"):
         home = tmp_path / name
         home.mkdir()
         machine = Spbe(cluster, postgres_backend, home)
         # a team shares the passphrase of the secrets provider (or uses a KMS provider); the local file is per machine
-        machine.env.update({"SPBE_STATE_DIR": str(home / "state"), "PULUMI_CONFIG_PASSPHRASE": "team-passphrase-42"})
+        machine.env.update({"SPBE_STATE_DIR": str(home / "state"), "PULUMI_CONFIG_PASSPHRASE": "team-passphrase-42",
+                            "SPBE_BACKUP_STORE": store.endpoint, "SPBE_BACKUP_BUCKET": backupstore.BUCKET,
+                            "SPBE_BACKUP_STORE_CREDENTIALS": str(store.credentials_file),
+                            "SPBE_BACKUP_MASTER_KEY_FILE": str(store.root / "master.key")})
         machines.append(machine)
     a, b = machines
     request = a.request(tenant)
@@ -521,7 +527,7 @@ def test_placeholder_images_are_refused_on_a_cluster_with_real_nodes(cluster, ap
                                warnings.append)
     finally:
         core.delete_node("real-node-stand-in")
-    assert refused.value.reasons == ["image eoffice is a placeholder in catalog 2026.12"]
+    assert refused.value.reasons == [f"image eoffice is a placeholder in catalog {real_catalog.version}"]
     assert "real-node-stand-in" in refused.value.hint
 
 
@@ -577,7 +583,7 @@ def test_protection_holds_when_a_change_would_replace_a_data_volume(spbe, cluste
         for m in state.manifests:
             if m.kind == "PersistentVolumeClaim" and m.name == "database-data":
                 body = {**m.body, "spec": {**m.body["spec"], "accessModes": ["ReadWriteOncePod"]}}  # immutable
-                m = Manifest(body, m.component, m.generated_keys)
+                m = Manifest(body, m.component, m.generated_keys, m.certificate_names, m.platform_keys)
             manifests.append(m)
         return replace(state, manifests=tuple(manifests))
 

@@ -107,13 +107,23 @@ def test_the_job_script_is_valid_bash_and_holds_no_credential():
 
 
 def test_the_backup_role_and_secret_names_agree_with_the_desired_state(banyuwangi):
-    """backups may not import the desired state (layers), so the names are stated twice: they must agree."""
-    from spbe_kit.backups import cluster
-    from spbe_kit.desired import database
+    from spbe_kit.catalog.load import backup_job_location
 
-    assert (cluster.BACKUP_ROLE, cluster.BACKUP_SECRET) == (database.BACKUP_ROLE, database.BACKUP_SECRET)
-    secrets = {m.name for m in banyuwangi.manifests if m.kind == "Secret"}
-    assert {cluster.SUPERUSER_SECRET, cluster.BACKUP_SECRET} <= secrets
+    """backups may not import the desired state (layers), so the names are stated twice: they must agree."""
+    from spbe_kit.backups import cluster, platform
+    from spbe_kit.catalog import load_catalog
+    from spbe_kit.desired import context, database, desired_state
+    from spbe_kit.request import load_request
+    from tests.conftest import ROOT
+
+    assert cluster.BACKUP_ROLE == database.BACKUP_ROLE and cluster.CATALOG_LABEL == context.LABEL_CATALOG
+    assert platform.LABEL_TENANT == context.LABEL_TENANT and platform.MANAGED_BY == context.MANAGED_BY
+    for state in (banyuwangi, desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"),
+                                            load_catalog("2026.12"))):
+        secrets = {(m.namespace, m.name) for m in state.manifests if m.kind == "Secret"}
+        # where the platform looks for the backup role's password is where the desired state puts it
+        assert (state.tenant_id, cluster.SUPERUSER_SECRET) in secrets
+        assert backup_job_location(state.tenant_id, state.catalog_version) in secrets
 
 
 def test_each_connection_through_the_relay_gets_its_own_upstream():

@@ -81,10 +81,10 @@ def test_new_for_an_unknown_or_administrative_region_exits_1():
 
 def test_catalog_show_and_images():
     data = json.loads(invoke_assert_code(0, ["catalog", "show", "--output", "json"]).stdout)
-    assert data["version"] == "2026.12" and set(data["tiers"]) == {"small", "medium", "large"}
+    assert data["version"] == "2027.01" and set(data["tiers"]) == {"small", "medium", "large"}
     refs = invoke_assert_code(0, ["catalog", "images", "--registry", "mirror.local"]).stdout.split()
     assert refs and all(r.startswith("mirror.local/") and "@sha256:" in r for r in refs)
-    assert data["availableVersions"] == ["2026.11", "2026.12"]
+    assert data["availableVersions"] == ["2026.11", "2026.12", "2027.01"]
 
 
 def test_tenant_render_writes_yaml_and_reports_json(tmp_path):

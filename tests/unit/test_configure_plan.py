@@ -55,6 +55,8 @@ def test_credentials_come_from_the_generated_secrets_only(banyuwangi):
     assert ident["spbe_identity_smtp_user"] == "noreply@banyuwangikab.go.id"
     apps = {a["name"]: a["password"] for a in runs["database"].variables["spbe_database_apps"]}
     assert apps["eoffice"].startswith("database-eoffice/password/")
+    # the backup role's password is the one of the job's Secret in the platform's backup namespace
+    assert runs["database"].variables["spbe_database_backup_password"].startswith("kab-banyuwangi-backup/password/")
     # mail runs no role in a tenant: its image makes the service mailboxes from the mail-accounts Secret
     assert "mail" not in runs
     mail = banyuwangi.get("StatefulSet", "mail").body["spec"]["template"]["spec"]
@@ -138,8 +140,9 @@ def test_the_identity_role_registers_the_catalogs_dashboards_client(catalog, das
     from spbe_kit.desired import desired_state
 
     spec = load_request(ROOT / "examples" / "kab-banyuwangi.yaml")
-    state = desired_state(spec, load_catalog("2026.11" if dashboards == "grafana" else "2026.12"))
-    runs = {r.component: r for r in configuration_plan(spec, _credentials(state), REACH, "/k/config", None, dashboards)}
+    older = load_catalog("2026.11" if dashboards == "grafana" else "2026.12")
+    state = desired_state(spec, older)
+    runs = {r.component: r for r in configuration_plan(spec, _credentials(state), REACH, "/k/config", None, older)}
     clients = {c["client_id"]: c for c in runs["identity"].variables["spbe_identity_clients"]}
     assert clients[dashboards]["redirect_paths"] == [callback] and clients[dashboards]["host"] == "monitoring"
     assert runs["identity"].variables["spbe_identity_client_secrets"][dashboards].startswith(f"{dashboards}-oidc/")

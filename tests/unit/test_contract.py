@@ -12,7 +12,7 @@ import pytest
 
 from spbe_kit import contract
 from spbe_kit.catalog import load_catalog
-from spbe_kit.catalog.load import available_versions, dashboards_image
+from spbe_kit.catalog.load import available_versions
 from spbe_kit.configure.plan import Credentials, Reach, configuration_plan
 from spbe_kit.desired import desired_state
 from spbe_kit.request import load_request
@@ -33,7 +33,7 @@ def _plan(spec, state, catalog):
             if m.kind in ("Deployment", "StatefulSet") and m.component in CONTAINER
             and any(c["name"] == CONTAINER[m.component] for c in m.body["spec"]["template"]["spec"]["containers"])}
     reach = Reach("http://127.0.0.1:18080", "127.0.0.1", 15432, pods, "http://127.0.0.1:18081")
-    return configuration_plan(spec, Credentials(values), reach, "/k/config", dashboards=dashboards_image(catalog))
+    return configuration_plan(spec, Credentials(values), reach, "/k/config", catalog=catalog)
 
 
 def _violations(version: str) -> list[contract.Violation]:

@@ -26,13 +26,33 @@ def pod_specs(state):
             yield m, m.body["spec"]["template"]["spec"]
 
 
-def test_every_object_is_labelled_with_tenant_component_and_catalog(example_state):
+def test_every_object_is_labelled_with_tenant_component_and_catalog(example_state, catalog):
+    tenant = example_state.tenant_id
     for m in example_state.manifests:
         labels = m.body["metadata"]["labels"]
-        assert labels[LABEL_TENANT] == example_state.tenant_id, m.key
+        assert labels[LABEL_TENANT] == tenant, m.key
         assert labels[LABEL_COMPONENT] == m.component, m.key
         assert labels[LABEL_CATALOG] == example_state.catalog_version, m.key
-        assert m.namespace in (None, example_state.tenant_id), m.key
+        if m.namespace == catalog.backup.namespace:  # only the backup jobs the platform runs, named after the tenant
+            assert m.component == "database" and m.name.startswith(f"{tenant}-"), m.key
+        else:
+            assert m.namespace in (None, tenant), m.key
+
+
+def test_outside_its_namespace_a_tenant_has_only_its_backup_jobs_their_accounts_and_their_secret(example_state, catalog):
+    assert catalog.backup.to_store
+    tenant = example_state.tenant_id
+    outside = sorted((m.kind, m.name) for m in example_state.manifests if m.namespace not in (None, tenant))
+    assert outside == [("CronJob", f"{tenant}-backup"), ("CronJob", f"{tenant}-restore-check"),
+                       ("Secret", f"{tenant}-backup"),
+                       ("ServiceAccount", f"{tenant}-backup"), ("ServiceAccount", f"{tenant}-restore-check")]
+    secret = example_state.get("Secret", f"{tenant}-backup")
+    # the store's address and the tenant's identity come from the platform; only the role's password is random
+    assert set(secret.platform_keys) == {"repository", "restic-password", "access-key", "secret-key", "region"}
+    assert set(secret.generated_keys) - set(secret.platform_keys) == {"password"}
+    # the tenant keeps no copy of the backup role's password nor any backup volume
+    assert ("Secret", "database-backup") not in {(m.kind, m.name) for m in example_state.manifests}
+    assert not [m for m in example_state.of_kind("PersistentVolumeClaim") if m.name == "database-backups"]
 
 
 def test_namespace_enforces_pod_security_restricted_and_names_the_region(example_state):
@@ -145,18 +165,62 @@ def test_stateful_parts_have_disruption_budgets(example_state):
 
 
 def test_backups_are_always_there_with_the_requested_schedule(example_state, catalog):
-    backup = example_state.get("CronJob", "database-backup").body["spec"]
-    check = example_state.get("CronJob", "database-restore-check").body["spec"]
-    assert backup["schedule"] and backup["concurrencyPolicy"] == "Forbid"
-    assert check["schedule"] == catalog.backup.restore_check_schedule
-    example_state.get("PersistentVolumeClaim", "database-backups")
+    tenant = example_state.tenant_id
+    backup = example_state.get("CronJob", f"{tenant}-backup")
+    check = example_state.get("CronJob", f"{tenant}-restore-check")
+    assert backup.namespace == check.namespace == catalog.backup.namespace == "spbe-backups"
+    assert backup.body["spec"]["schedule"] and backup.body["spec"]["concurrencyPolicy"] == "Forbid"
+    assert backup.body["spec"]["suspend"] is False  # stated, so a paused backup is drift
+    assert check.body["spec"]["schedule"] == catalog.backup.restore_check_schedule
+    for job in (backup, check):
+        container = job.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == catalog.image("backup")
+        script = container["command"][-1]
+        # the store's address and identity are read from the Secret's files, never written into the object
+        assert 'RESTIC_REPOSITORY="$(cat /run/secrets/backup/repository)"' in script
+        assert "restic" in script and "s3:" not in script
+
+
+def test_the_backup_job_dumps_as_the_read_only_role_and_the_restore_check_checks_sha256sums(banyuwangi, catalog):
+    tenant = banyuwangi.tenant_id
+    backup = banyuwangi.get("CronJob", f"{tenant}-backup").body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in backup["containers"][0]["env"]}
+    assert env["PGUSER"] == "spbe_backup" and env["PGSSLMODE"] == "require"
+    assert env["PGHOST"] == f"database.{tenant}.svc" and env["SPBE_TENANT"] == tenant
+    assert "restic --no-cache --quiet backup --host \"$SPBE_TENANT\"" in backup["containers"][0]["command"][-1]
+    check = banyuwangi.get("CronJob", f"{tenant}-restore-check").body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    script = check["containers"][0]["command"][-1]
+    assert "sha256sum --quiet --check SHA256SUMS" in script and "ON_ERROR_STOP=1" in script
+    assert "/scratch/backups/latest" in script and " /backups" not in script
+
+
+def test_the_tenants_database_admits_only_its_own_backup_job_from_the_platforms_namespace(banyuwangi):
+    tenant = banyuwangi.tenant_id
+    policy = banyuwangi.get("NetworkPolicy", "allow-database").body["spec"]
+    peers = [peer for rule in policy["ingress"] for peer in rule["from"] if "namespaceSelector" in peer]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "spbe-backups"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "backup",
+                                            "app.kubernetes.io/instance": tenant}}} in peers
+    names = {m.name for m in banyuwangi.of_kind("NetworkPolicy")}
+    assert "allow-database-backup" not in names and "allow-database-restore-check" not in names
 
 
 def test_request_backup_settings_reach_the_job(banyuwangi):
-    spec = banyuwangi.get("CronJob", "database-backup").body["spec"]
+    spec = banyuwangi.get("CronJob", f"{banyuwangi.tenant_id}-backup").body["spec"]
     assert spec["schedule"] == "0 1 * * *"
+
+
+def test_up_to_2026_12_the_jobs_stay_in_the_tenant_and_prune_by_the_requested_retention():
+    from spbe_kit.catalog import load_catalog
+    from tests.conftest import ROOT
+    from spbe_kit.request import load_request
+
+    state = desired_state(load_request(ROOT / "examples" / "kab-banyuwangi.yaml"), load_catalog("2026.12"))
+    spec = state.get("CronJob", "database-backup").body["spec"]
+    assert state.get("CronJob", "database-backup").namespace == state.tenant_id
     script = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][-1]
     assert "-mtime +30" in script
+    state.get("PersistentVolumeClaim", "database-backups")
 
 
 def test_quota_and_limits_come_from_the_tier(example_state, catalog):

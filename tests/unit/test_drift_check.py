@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 
+from spbe_kit.desired import desired_state
 from spbe_kit.drift.check import check_tenant, keyed_hash
 from spbe_kit.drift.live import Snapshot
 from spbe_kit.request import load_request
@@ -97,35 +98,59 @@ def test_a_tenant_without_a_namespace_is_not_provisioned_not_a_list_of_missing_o
     assert len(result.findings) == 1 and result.findings[0].object.kind == "Namespace"
 
 
+def _cronjob(snap, state, name: str) -> dict:
+    """The live CronJob where the desired state puts it (the platform's backup namespace for the backup jobs)."""
+    return snap.get("CronJob", state.get("CronJob", name).namespace, name)
+
+
+BACKUP_JOB = "kab-banyuwangi-backup"  # in the platform's namespace spbe-backups (catalog 2027.01 on)
+
+
 def test_a_suspended_or_rescheduled_backup_job_is_drift(banyuwangi):
-    """A tenant admin pausing the backups (suspend: true) or moving them must show, not come out clean."""
+    """Pausing the backups (suspend: true) or moving them must show, not come out clean -- also in the platform's
+    namespace, which the drift check reads beside the tenant's."""
     snap = _snapshot(banyuwangi)
-    job = snap.get("CronJob", banyuwangi.tenant_id, "database-backup")
-    assert job["spec"]["suspend"] is False
+    job = _cronjob(snap, banyuwangi, BACKUP_JOB)
+    assert job["metadata"]["namespace"] == "spbe-backups" and job["spec"]["suspend"] is False
     job["spec"]["suspend"] = True
     findings = check_tenant(_spec(), snap, KEY, None).findings
-    assert {(f.object.name, f.path) for f in findings} == {("database-backup", "spec.suspend")}
+    assert {(f.object.name, f.object.namespace, f.path) for f in findings} == {(BACKUP_JOB, "spbe-backups", "spec.suspend")}
     job["spec"]["suspend"] = False
     job["spec"]["schedule"] = "0 3 1 1 *"  # once a year
     findings = check_tenant(_spec(), snap, KEY, None).findings
-    assert {(f.object.name, f.path) for f in findings} == {("database-backup", "spec.schedule")}
+    assert {(f.object.name, f.path) for f in findings} == {(BACKUP_JOB, "spec.schedule")}
 
 
-def test_a_deleted_backup_job_or_a_shortened_retention_is_drift(banyuwangi):
+def test_a_deleted_or_altered_backup_job_is_drift(banyuwangi):
     snap = _snapshot(banyuwangi)
-    job = snap.get("CronJob", banyuwangi.tenant_id, "database-backup")
+    job = _cronjob(snap, banyuwangi, BACKUP_JOB)
     container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
-    assert "-mtime +30 " in script  # the request's retentionDays
-    container["command"][-1] = script.replace("-mtime +30 ", "-mtime +1 ")
+    container["command"][-1] = script.replace("restic --no-cache --quiet backup", "true restic --no-cache --quiet backup")
     findings = check_tenant(_spec(), snap, KEY, None).findings
-    assert [(f.object.name, f.path.split(".")[0]) for f in findings] == [("database-backup", "spec")]
+    assert [(f.object.name, f.path.split(".")[0]) for f in findings] == [(BACKUP_JOB, "spec")]
     container["command"][-1] = script
     assert check_tenant(_spec(), snap, KEY, None).findings == []
-    del snap.objects[("CronJob", banyuwangi.tenant_id, "database-backup")]
-    snap._by_namespace[banyuwangi.tenant_id].remove(("CronJob", job))
+    del snap.objects[("CronJob", "spbe-backups", BACKUP_JOB)]
+    snap._by_namespace["spbe-backups"].remove(("CronJob", job))
     findings = check_tenant(_spec(), snap, KEY, None).findings
-    assert [(f.kind.value, f.object.kind, f.object.name) for f in findings] == [("missing", "CronJob", "database-backup")]
+    assert [(f.kind.value, f.object.kind, f.object.name) for f in findings] == [("missing", "CronJob", BACKUP_JOB)]
+
+
+def test_a_shortened_retention_is_drift_where_the_job_prunes_its_volume():
+    """Up to 2026.12 the job prunes its own volume by the request's retentionDays (from 2027.01 the platform
+    prunes the store, and no tenant credential may delete there)."""
+    from spbe_kit.catalog import load_catalog
+
+    catalog = load_catalog("2026.12")
+    state = desired_state(_spec(), catalog)
+    snap = _snapshot(state)
+    job = snap.get("CronJob", state.tenant_id, "database-backup")
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "-mtime +30 " in container["command"][-1]  # the request's retentionDays
+    container["command"][-1] = container["command"][-1].replace("-mtime +30 ", "-mtime +1 ")
+    findings = check_tenant(_spec(), snap, KEY, None, catalog=catalog).findings
+    assert [(f.object.name, f.path.split(".")[0]) for f in findings] == [("database-backup", "spec")]
 
 
 def _suspend(snap, state, replicas: dict[str, int], cronjobs: list[str]) -> None:
@@ -138,7 +163,7 @@ def _suspend(snap, state, replicas: dict[str, int], cronjobs: list[str]) -> None
         kind, name = ref.split("/")
         snap.get(kind, state.tenant_id, name)["spec"]["replicas"] = 0
     for name in cronjobs:
-        snap.get("CronJob", state.tenant_id, name)["spec"]["suspend"] = True
+        _cronjob(snap, state, name)["spec"]["suspend"] = True
 
 
 def test_a_tenant_the_platform_suspended_is_reported_suspended_not_drift(banyuwangi):
@@ -146,7 +171,7 @@ def test_a_tenant_the_platform_suspended_is_reported_suspended_not_drift(banyuwa
     workloads = {f"{m.kind}/{m.name}": m.body["spec"].get("replicas", 1) for m in banyuwangi.manifests
                  if m.kind in ("Deployment", "StatefulSet")}
     cronjobs = [m.name for m in banyuwangi.manifests if m.kind == "CronJob"]
-    assert len(workloads) >= 5 and "database-backup" in cronjobs
+    assert len(workloads) >= 5 and BACKUP_JOB in cronjobs
     _suspend(snap, banyuwangi, workloads, cronjobs)
     result = check_tenant(_spec(), snap, KEY, None)
     assert result.findings == [] and result.status == "suspended"
@@ -157,20 +182,20 @@ def test_a_suspension_hides_only_what_it_recorded(banyuwangi):
     """Scaling down or pausing what the record does not name, or changing anything else, is still drift."""
     snap = _snapshot(banyuwangi)
     _suspend(snap, banyuwangi, {"Deployment/eoffice": 1}, [])
-    snap.get("CronJob", banyuwangi.tenant_id, "database-backup")["spec"]["suspend"] = True  # not in the record
+    _cronjob(snap, banyuwangi, BACKUP_JOB)["spec"]["suspend"] = True  # not in the record
     snap.get("StatefulSet", banyuwangi.tenant_id, "database")["spec"]["replicas"] = 0  # not in the record
     snap.get("Deployment", banyuwangi.tenant_id, "eoffice")["spec"]["template"]["spec"]["containers"][0]["image"] = "x:1"
     result = check_tenant(_spec(), snap, KEY, None)
     assert result.status == "drift"
     assert sorted((f.object.name, f.path.split("[")[0]) for f in result.findings) == [
-        ("database", "spec.replicas"), ("database-backup", "spec.suspend"), ("eoffice", "spec.template.spec.containers")]
+        ("database", "spec.replicas"), ("eoffice", "spec.template.spec.containers"), (BACKUP_JOB, "spec.suspend")]
 
 
 def test_a_forged_or_unreadable_suspension_record_hides_nothing(banyuwangi):
     from spbe_kit.suspension import ANNOTATION
 
     snap = _snapshot(banyuwangi)
-    _suspend(snap, banyuwangi, {"Deployment/eoffice": 1}, ["database-backup"])
+    _suspend(snap, banyuwangi, {"Deployment/eoffice": 1}, [BACKUP_JOB])
     snap.namespaces[banyuwangi.tenant_id]["metadata"]["annotations"][ANNOTATION] = "{not json"
     result = check_tenant(_spec(), snap, KEY, None)
     assert result.status == "drift" and len(result.findings) == 2

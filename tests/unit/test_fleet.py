@@ -246,7 +246,7 @@ def test_a_pinned_request_keeps_its_version_and_a_contradicting_version_is_refus
     (folder / "kab-banyuwangi.yaml").write_text((folder / "kab-banyuwangi.yaml").read_text().replace('"2026.11"', '"2031.01"'))
     with pytest.raises(CatalogError, match="does not ship"):
         catalog_for(load_request(folder / "kab-banyuwangi.yaml"))
-    assert catalog_for(load_request(ROOT / "examples" / "kab-banyuwangi.yaml")).version == "2026.12"  # unpinned: newest
+    assert catalog_for(load_request(ROOT / "examples" / "kab-banyuwangi.yaml")).version == "2027.01"  # unpinned: newest
 
 
 def test_the_cli_refuses_a_bad_fleet_before_reading_any_cluster(tmp_path, monkeypatch):

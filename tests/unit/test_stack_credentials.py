@@ -53,8 +53,32 @@ def test_values_are_read_back_from_the_exported_state_including_interrupted_crea
     assert creds.from_deployment(encrypted) == {}
 
 
+#: what the platform gives the backup jobs' Secret (spbe_kit.backups.job.store_values), as a test stands it in
+PLATFORM = {"kab-banyuwangi-backup": {"repository": "s3:http://10.0.0.5:8333/spbe-backups/tenants/kab-banyuwangi",
+                                      "restic-password": "R" * 64, "access-key": "spbe-kab-banyuwangi",
+                                      "secret-key": "S" * 40, "region": "us-east-1"}}
+
+
+def test_the_platforms_values_are_taken_as_given_and_only_the_backup_roles_password_is_random(banyuwangi):
+    first, new = creds.resolve(banyuwangi, {}, None, PLATFORM)
+    assert {k: v for k, v in first.values["kab-banyuwangi-backup"].items() if k != "password"} == \
+        PLATFORM["kab-banyuwangi-backup"]
+    assert len(first.values["kab-banyuwangi-backup"]["password"]) == creds.LENGTH
+    # nothing new on a re-run; a moved store (or a new master key) is new and wins over what was recorded
+    assert creds.resolve(banyuwangi, first.values, None, PLATFORM)[1] == []
+    moved = {"kab-banyuwangi-backup": {**PLATFORM["kab-banyuwangi-backup"],
+                                       "repository": "s3:https://s3.pdn.go.id/spbe-backups/tenants/kab-banyuwangi"}}
+    again, new_again = creds.resolve(banyuwangi, first.values, None, moved)
+    assert new_again == ["kab-banyuwangi-backup/repository"]
+    assert again.values["kab-banyuwangi-backup"]["password"] == first.values["kab-banyuwangi-backup"]["password"]
+    # without the platform's values the recorded ones stay (a preview elsewhere); with neither, nothing is invented
+    assert creds.resolve(banyuwangi, first.values)[0].values == first.values
+    with pytest.raises(creds.PlatformValuesMissing, match="kab-banyuwangi-backup/"):
+        creds.resolve(banyuwangi, {})
+
+
 def test_recorded_values_are_kept_and_only_missing_or_rotated_ones_are_new(banyuwangi):
-    first, new = creds.resolve(banyuwangi, {})
+    first, new = creds.resolve(banyuwangi, {}, None, PLATFORM)
     names = creds.generated_secret_names(banyuwangi)
     assert sorted(first.values) == names
     assert len(new) == sum(len(m.generated_keys) for m in banyuwangi.manifests)
@@ -70,7 +94,7 @@ def test_recorded_values_are_kept_and_only_missing_or_rotated_ones_are_new(banyu
 
 
 def test_credentials_never_show_a_value_in_repr_or_str(banyuwangi):
-    c, _ = creds.resolve(banyuwangi, {})
+    c, _ = creds.resolve(banyuwangi, {}, None, PLATFORM)
     text = repr(c) + str(c) + f"{c}"
     for keys in c.values.values():
         for value in keys.values():
@@ -214,7 +238,7 @@ def _quietly(action):
 
 
 def test_the_mail_certificate_is_kept_and_made_anew_only_when_rotated_renamed_or_near_its_end(banyuwangi):
-    first, new = creds.resolve(banyuwangi, {})
+    first, new = creds.resolve(banyuwangi, {}, None, PLATFORM)
     assert {"mail-tls/tls.crt", "mail-tls/tls.key"} <= set(new)
     tls = first.values["mail-tls"]
     cert = x509.load_pem_x509_certificate(tls["tls.crt"].encode())

@@ -316,7 +316,8 @@ def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False)
             if realnode.enabled(layout):
                 realnode.sync_images(layout, binaries.resolve_all(progress, build_if_missing=build, real_node=True),
                                      progress)
-            backupstore.up(progress, build=build)
+            backupstore.up(progress, build=build,
+                           pods_at=realnode.recorded_ip(layout) if realnode.enabled(layout) else None)
             progress(f"local cluster already running at {layout.server} (kubeconfig: {layout.kubeconfig})")
             return info(layout)
 
@@ -367,7 +368,7 @@ def up(progress: Progress = _quiet, build: bool = True, real_node: bool = False)
         if with_node:
             realnode.start(layout, bins, progress)
         # the backup store runs beside the cluster, not in it: its data outlives `cluster down`
-        backupstore.up(progress, build=build)
+        backupstore.up(progress, build=build, pods_at=realnode.recorded_ip(layout) if with_node else None)
         progress(
             f"local cluster up in {time.monotonic() - start:.1f}s: {layout.server} "
             f"(Kubernetes {binaries.KUBERNETES_VERSION}); kubeconfig: {layout.kubeconfig}"
