@@ -37,3 +37,14 @@ def test_simulated_pods_or_unreadable_nodes_are_unknown_never_healthy():
     assert simulated.verdict == UNKNOWN and not simulated.healthy
     blind = _tenant(nodes_readable=False)
     assert blind.verdict == UNKNOWN and "may not be read" in blind.unknowns[0]
+
+
+def test_a_backup_secret_in_the_platforms_namespace_these_credentials_may_not_read_is_unknown_not_missing():
+    live = _tenant(unreadable=["spbe-backups/kab-x-backup"])
+    live.expect({"identity-admin": ["password"], "kab-x-backup": ["password", "repository"]}, ["Deployment/identity"])
+    assert live.problems == [] and live.verdict == UNKNOWN
+    assert "spbe-backups/kab-x-backup" in live.unknowns[0]
+    # readable and absent, it is a problem like any other
+    seen = _tenant()
+    seen.expect({"identity-admin": ["password"], "kab-x-backup": ["password"]}, ["Deployment/identity"])
+    assert seen.problems == ["credential kab-x-backup/password has no value"]
