@@ -354,6 +354,10 @@ def test_destroy_keeps_the_guard_and_the_update_history(spbe, api_client, cleanu
     tenant = "eng-destroy"
     cleanup(tenant)
     _ok(spbe("tenant", "up", str(spbe.request(tenant)), "--skip-config"))
+    batch = client.BatchV1Api(api_client)
+    platform_jobs = lambda: sorted(c.metadata.name for c in batch.list_namespaced_cron_job(  # noqa: E731
+        "spbe-backups", label_selector=f"spbe.go.id/tenant={tenant}").items)
+    assert platform_jobs() == [f"{tenant}-backup", f"{tenant}-restore-check"]
     refused = spbe("tenant", "destroy", tenant, "--yes")
     # the store beside the cluster wants a final backup, which kwok's simulated database cannot give
     assert refused.returncode == 1 and "its final backup failed" in refused.stderr, refused.stderr
@@ -361,6 +365,10 @@ def test_destroy_keeps_the_guard_and_the_update_history(spbe, api_client, cleanu
     assert "without a final backup (--force)" in forced.stderr
     wait_for("namespace gone", lambda: (tenant not in [n.metadata.name for n in client.CoreV1Api(api_client)
                                                       .list_namespace().items], ""), 120)
+    # its backup jobs and their Secret in the platform's namespace are gone with it
+    assert platform_jobs() == []
+    assert not client.CoreV1Api(api_client).list_namespaced_secret(
+        "spbe-backups", label_selector=f"spbe.go.id/tenant={tenant}").items
     history = _export(spbe, tenant)  # the stack is still there
     assert history["deployment"].get("resources") in (None, [])
     from spbe_kit.provision import runner

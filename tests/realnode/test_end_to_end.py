@@ -602,6 +602,9 @@ def test_decommission_hands_the_pemda_its_data_and_keeps_a_restorable_final_back
     FIGURES["export_archive_mib"] = round(archive.stat().st_size / 2**20, 1)
     assert "NotFound" in subprocess.run([str(real.kubectl_bin), "--kubeconfig", str(real.kubeconfig), "get", "namespace",
                                          TENANT], capture_output=True, text=True).stderr
+    # its backup jobs and their Secret in the platform's namespace went with it; its backups did not (below)
+    assert real.kubectl("-n", "spbe-backups", "get", "cronjobs,secrets,serviceaccounts", "-l",
+                        f"spbe.go.id/tenant={TENANT}", "-o", "name").strip() == ""
     result = done["evidence"]["result"]
     assert result["kind"] == "spbe.go.id/Decommission" and result["drill"]["passed"] and done["filedInStore"]
     assert result["export"]["sha256"] == done["archive"]["sha256"] and result["destroyed"]["objectsDeleted"] > 20
