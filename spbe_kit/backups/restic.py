@@ -128,9 +128,13 @@ class Repository:
         return target
 
     def forget(self, keep_within_days: int, host: str, prune: bool = True) -> dict:
-        """Drop the snapshots older than the retention (never the newest), and their data with prune."""
-        args = ["forget", "--json", "--host", host, "--tag", BACKUP_TAG, "--keep-within", f"{keep_within_days}d",
-                "--keep-last", "1"]
+        """Drop the snapshots older than the retention (never the newest), and their data with prune.
+
+        The tenant's backups are one group (its host): restic's default groups by paths too, and every backup
+        has a path of its own (the job's spbe-<time> directory), so each would be the newest of its group and
+        nothing would ever go. restic counts the retention back from the group's newest backup."""
+        args = ["forget", "--json", "--host", host, "--tag", BACKUP_TAG, "--group-by", "host",
+                "--keep-within", f"{keep_within_days}d", "--keep-last", "1"]
         proc = self.run(*args, *(["--prune"] if prune else []))
         removed = 0
         for line in proc.stdout.splitlines():

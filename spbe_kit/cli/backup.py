@@ -190,6 +190,26 @@ def restore(tenant: str, at: datetime | None, to_dir: Path | None, into: str | N
                    + (f" into {into}" if into else f" to {to_dir}"))
 
 
+@backup.command("prune-due")
+@click.option("--requests", "requests_dir", required=True, envvar="SPBE_REQUESTS_DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder of every tenant's request (its backup.retentionDays decides); env SPBE_REQUESTS_DIR.")
+@output_option()
+def prune_due(requests_dir: Path, output: str) -> None:
+    """The platform's prune (run it daily, beside verify-due): every tenant in the store that has a request in
+    --requests keeps exactly its request's retention (else its catalog's default); a tenant without a request
+    there is left as it is. Nothing is pruned when a request is invalid (exit 1)."""
+    from spbe_kit.lifecycle.retention import prune_due as do_prune_due
+
+    results = do_prune_due(_settings(), requests_dir, progress=lambda line: click.echo(line, err=True))
+    if output == "json":
+        emit_json({"requests": str(requests_dir), "tenants": [r.to_dict() for r in results]})
+    else:
+        click.echo(table([[r.tenant, r.outcome, "" if r.retention_days is None else f"{r.retention_days} days",
+                           r.source, str(r.removed)] for r in results],
+                         ["TENANT", "PRUNE", "RETENTION", "FROM", "REMOVED"]))
+
+
 @backup.command()
 @_tenant
 @click.option("--retention-days", type=click.IntRange(min=7), required=True,

@@ -297,3 +297,42 @@ def test_the_platforms_drill_schedule_drills_what_is_due_and_leaves_the_rest(sto
     later = {r.tenant: r for r in operations.drill_due(store, 7, now=datetime.now(timezone.utc) + timedelta(days=8))
              if r.tenant in mine}
     assert later[B].outcome == "passed"  # a week on, due again
+
+
+def test_the_platforms_prune_keeps_exactly_each_requests_retention(store, tenants, tmp_path):
+    """`spbe backup prune-due --requests DIR`: a backup older than the request's retentionDays (30 for
+    kab-banyuwangi) goes, one younger stays; a tenant with no request there is not touched; an invalid request
+    in the folder prunes nothing."""
+    import shutil
+    import sys
+
+    from spbe_kit.backups.restic import BACKUP_TAG, Repository
+    from tests.conftest import ROOT
+
+    platform = Repository(store.repository(A), keys_of(store, A).repository_password, store.admin)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "SHA256SUMS").write_text("")
+    for days in (45, 20):  # a backup beyond the request's 30 days, and one within
+        stamp = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
+        platform.run("backup", "--host", A, "--tag", BACKUP_TAG, "--time", stamp, ".", cwd=old)
+    before = operations.list_backups(store, A)
+    b_before = [s.id for s in operations.list_backups(store, B)]
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    shutil.copy(ROOT / "examples" / "kab-banyuwangi.yaml", requests)  # retentionDays: 30
+    (requests / "broken.yaml").write_text("apiVersion: spbe.go.id/v1alpha1\nkind: TenantRequest\n")
+    cli = [sys.executable, "-m", "spbe_kit", "backup", "prune-due", "--requests", str(requests), "-o", "json"]
+    refused = subprocess.run(cli, env=_cli_env(store, tmp_path), capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 1 and "nothing was pruned" in refused.stderr, refused.stderr
+    assert [s.id for s in operations.list_backups(store, A)] == [s.id for s in before]
+    (requests / "broken.yaml").unlink()
+    proc = subprocess.run(cli, env=_cli_env(store, tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = {t["tenant"]: t for t in json.loads(proc.stdout)["tenants"]}
+    assert (report[A]["outcome"], report[A]["retentionDays"], report[A]["source"]) == ("pruned", 30, "the request")
+    assert report[A]["removed"] == 1 and report[B]["outcome"] == "kept"
+    after = operations.list_backups(store, A)
+    cutoff = datetime.now(timezone.utc) - timedelta(days=30)
+    assert len(after) == len(before) - 1 and all(s.time > cutoff for s in after)
+    assert [s.id for s in operations.list_backups(store, B)] == b_before
