@@ -16,6 +16,7 @@ from spbe_kit.cli.engine import engine
 from spbe_kit.cli.fleet import fleet
 from spbe_kit.cli.images import images
 from spbe_kit.cli.output import EXIT_ERROR, problem_lines
+from spbe_kit.cli.portal import portal
 from spbe_kit.cli.request import request
 from spbe_kit.cli.tenant import tenant
 from spbe_kit.cli.verify import verify
@@ -73,6 +74,7 @@ cli.add_command(verify)
 cli.add_command(images)
 cli.add_command(fleet)
 cli.add_command(backup)
+cli.add_command(portal)
 
 
 def _add_optional_commands() -> None:

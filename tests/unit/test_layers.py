@@ -16,7 +16,9 @@ DOMAIN = ["request", "catalog", "desired", "stacks", "provision", "drift", "conf
           "health.py", "kubeclient.py", "kubectl.py", "regions.py", "render.py", "scaffold.py", "roles.py"]
 
 #: (module or package, packages it must never import)
-FORBIDDEN = [(name, ("spbe_kit.devenv", "spbe_kit.cli")) for name in DOMAIN] + [
+FORBIDDEN = [(name, ("spbe_kit.devenv", "spbe_kit.cli", "spbe_kit.portal")) for name in DOMAIN] + [
+    # the portal stands beside the CLI: it runs the product's commands, never the dev tooling
+    ("portal", ("spbe_kit.devenv", "spbe_kit.cli")),
     ("verify", ("spbe_kit.provision",)),
     ("catalog", ("spbe_kit.request", "spbe_kit.desired")),
     ("request", ("spbe_kit.desired",)),

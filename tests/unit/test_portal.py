@@ -1,0 +1,341 @@
+"""The request portal's pages, records and worker, without a browser or a cluster (Flask's test client).
+
+Sign-in is the one thing stood in for here: the session is written as the OIDC callback writes it. The real
+sign-in with Keycloak, the real `tenant up` and a real browser are tests/integration/test_portal_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from spbe_kit.portal.app import create_app
+from spbe_kit.portal.auth import user_from_claims
+from spbe_kit.portal.form import MAX_FIELD_CHARS, read_form, search_regions
+from spbe_kit.portal.settings import OidcSettings, PortalSettings
+from spbe_kit.portal.store import JobState, Status, Store, now
+from spbe_kit.portal.worker import Provisioner
+
+OIDC = OidcSettings("http://127.0.0.1:9/realms/spbe-platform", "spbe-portal", "client-secret-never-shown")
+GOOD = {"spec.pemda.regionCode": "35.10", "spec.domain": "banyuwangikab.go.id", "spec.tier": "small",
+        "spec.contacts[0].role": "technical", "spec.contacts[0].name": "Aptika",
+        "spec.contacts[0].email": "aptika@banyuwangikab.go.id", "spec.backup.schedule": "0 1 * * *",
+        "spec.backup.retentionDays": "30"}
+
+
+@pytest.fixture
+def portal(tmp_path):
+    settings = PortalSettings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'portal.db'}", oidc=OIDC,
+                              secret_key=b"s" * 48)
+    store = Store(settings.database_url)
+    app = create_app(settings, store)
+    return app.test_client(), store, settings
+
+
+def sign_in(client, name="aptika", regions=("35.10",), ops=False, auditor=False) -> None:
+    with client.session_transaction() as session:
+        session["user"] = {"name": name, "sub": name, "ops": ops, "auditor": auditor, "regions": list(regions)}
+        session["csrf"] = "token"
+
+
+def post(client, path, data=None, **kw):
+    return client.post(path, data={"csrf_token": "token", **(data or {})}, **kw)
+
+
+def errors(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-field="([^"]+)">([^<]*)', page))
+
+
+def submit(client, data=GOOD, components=("eoffice", "mail")) -> int:
+    response = post(client, "/permohonan/ajukan", {**data, "component": list(components), "confirm": "1"})
+    assert response.status_code == 302, response.text[-2000:]
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_every_problem_lands_next_to_its_field_and_nothing_is_stored(portal):
+    client, store, _ = portal
+    sign_in(client)
+    bad = {**GOOD, "spec.contacts[0].email": "aptika@banyuwangikab", "spec.backup.retentionDays": "3",
+           "spec.domain": "Banyuwangi"}
+    response = post(client, "/permohonan/ajukan", {**bad, "component": ["eoffice"]})
+    assert response.status_code == 422
+    found = errors(response.text)
+    assert set(found) == {"spec.contacts[0].email", "spec.backup.retentionDays", "spec.domain",
+                          "spec.components.eoffice.mailRelay"}, found
+    assert found["spec.backup.retentionDays"] == ("cadangan harus disimpan paling sedikit 7 hari, bukan 3 — saran: "
+                                                  "isi 7 hari atau lebih (kosongkan untuk bawaan katalog)")
+    client.get("/bahasa/en")
+    english = errors(post(client, "/permohonan/ajukan", {**bad, "component": ["eoffice"]}).text)
+    assert english["spec.backup.retentionDays"].startswith("backups must be kept at least 7 days, not 3 — hint: ")
+    assert store.requests() == []
+
+
+def test_a_valid_form_previews_what_the_tenant_gets_and_the_exact_yaml(portal):
+    client, store, _ = portal
+    sign_in(client)
+    response = post(client, "/permohonan/periksa", {**GOOD, "component": ["eoffice", "mail"]})
+    assert response.status_code == 200
+    assert "https://sso.banyuwangikab.go.id (identity)" in response.text
+    assert "requests.cpu = 6" in response.text  # the small tier's quota
+    assert "retentionDays: 30" in response.text and "name: kab-banyuwangi" in response.text
+    assert store.requests() == []  # a preview stores nothing
+
+
+def test_an_oversized_field_or_upload_is_refused_before_validation(portal):
+    client, store, _ = portal
+    sign_in(client)
+    response = post(client, "/permohonan/periksa", {**GOOD, "spec.domain": "a" * (MAX_FIELD_CHARS + 1)})
+    assert response.status_code == 422 and "terlalu panjang" in errors(response.text)["spec.domain"]
+    assert "a" * (MAX_FIELD_CHARS + 1) not in response.text
+    huge = post(client, "/permohonan/periksa", {"berkas": (__import__("io").BytesIO(b"x" * 70_000), "r.yaml")},
+                content_type="multipart/form-data")
+    assert huge.status_code == 413
+    assert store.requests() == []
+
+
+def test_an_uploaded_request_is_put_in_the_form_and_validated(portal):
+    import io
+
+    client, _, _ = portal
+    sign_in(client)
+    from spbe_kit.catalog.load import load_catalog
+    from spbe_kit.scaffold import new_request
+
+    text = re.sub(r"retentionDays: \d+", "retentionDays: 3", new_request("35.10", load_catalog()))
+    response = post(client, "/permohonan/periksa", {"berkas": (io.BytesIO(text.encode()), "kab-banyuwangi.yaml")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "paling sedikit 7 hari" in errors(response.text)["spec.backup.retentionDays"]
+    assert 'value="banyuwangikab.go.id"' in response.text
+
+
+def test_every_post_needs_the_sessions_csrf_token(portal):
+    client, store, _ = portal
+    sign_in(client)
+    assert client.post("/permohonan/ajukan", data={**GOOD, "confirm": "1"}).status_code == 400
+    assert client.post("/permohonan/ajukan", data={**GOOD, "confirm": "1", "csrf_token": "other"}).status_code == 400
+    assert store.requests() == []
+
+
+def test_a_requester_is_limited_to_its_own_regions(portal):
+    client, store, _ = portal
+    sign_in(client, regions=("35.10",))
+    assert client.get("/permohonan/baru?wilayah=32.73").status_code == 403
+    assert post(client, "/permohonan/ajukan", {**GOOD, "spec.pemda.regionCode": "32.73",
+                                               "spec.domain": "bandungkota.go.id", "confirm": "1"}).status_code == 403
+    found = client.get("/permohonan/baru?q=bandung")
+    assert "choose-32.73" not in found.text
+    other = store.add_request("kota-bandung", "32.73", "Kota Bandung", "someone", "x: 1\n")
+    assert client.get(f"/permohonan/{other.id}").status_code == 403
+    assert [a.action for a in store.audit_trail()].count("access.denied") == 3
+
+
+def test_region_search_by_name_or_code_leaves_out_jakartas_administrative_areas():
+    assert [r.code for r in search_regions("3510")] == ["35.10"]
+    assert [r.code for r in search_regions("banyuwangi")] == ["35.10"]
+    assert search_regions("Jakarta Selatan") == []
+    assert [r.code for r in search_regions("bandung", frozenset({"32.73"}))] == ["32.73"]
+
+
+def test_submit_review_return_fix_resubmit_approve(portal):
+    client, store, _ = portal
+    sign_in(client)
+    request_id = submit(client)
+    assert store.request(request_id).status == Status.SUBMITTED
+    assert store.request(request_id).number.startswith("SPBE-")
+    sign_in(client, "ops", regions=(), ops=True)
+    assert "SPBE-" in client.get("/antrean").text
+    assert post(client, f"/permohonan/{request_id}/kembalikan", {"comment": ""}).status_code == 400
+    assert post(client, f"/permohonan/{request_id}/kembalikan", {"comment": "pakai alamat surel dinas"}).status_code == 302
+    assert store.request(request_id).status == Status.RETURNED
+    sign_in(client)
+    edit = client.get(f"/permohonan/{request_id}/ubah")
+    assert "pakai alamat surel dinas" in edit.text and 'value="aptika@banyuwangikab.go.id"' in edit.text
+    changed = {**GOOD, "spec.contacts[0].email": "tik@banyuwangikab.go.id", "component": ["eoffice", "mail"]}
+    assert post(client, f"/permohonan/{request_id}/ajukan-ulang", changed).status_code == 200  # the preview first
+    assert post(client, f"/permohonan/{request_id}/ajukan-ulang", {**changed, "confirm": "1"}).status_code == 302
+    record = store.request(request_id)
+    assert record.status == Status.SUBMITTED and "tik@banyuwangikab.go.id" in record.request_yaml
+    sign_in(client, "auditor", regions=(), auditor=True)
+    assert post(client, f"/permohonan/{request_id}/setujui").status_code == 403
+    sign_in(client, "ops", regions=(), ops=True)
+    assert post(client, f"/permohonan/{request_id}/setujui").status_code == 302
+    assert store.request(request_id).status == Status.APPROVED
+    assert post(client, f"/permohonan/{request_id}/setujui").status_code == 409  # its job is queued: busy
+    actions = [(a.who, a.action) for a in reversed(store.audit_trail())]
+    assert actions == [("aptika", "request.submit"), ("ops", "request.return"), ("aptika", "request.resubmit"),
+                       ("auditor", "access.denied"), ("ops", "request.approve")]
+
+
+def test_a_second_request_for_a_tenant_being_built_waits(portal):
+    client, store, _ = portal
+    sign_in(client)
+    first, second = submit(client), submit(client)
+    sign_in(client, "ops", regions=(), ops=True)
+    assert post(client, f"/permohonan/{first}/setujui").status_code == 302
+    assert post(client, f"/permohonan/{second}/setujui").status_code == 409
+    assert store.request(second).status == Status.SUBMITTED
+
+
+def test_the_audit_trail_exports_as_csv_for_auditors_only(portal):
+    client, store, _ = portal
+    sign_in(client)
+    submit(client)
+    assert client.get("/audit/jejak.csv").status_code == 403
+    sign_in(client, "auditor", regions=(), auditor=True)
+    export = client.get("/audit/jejak.csv")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    lines = export.text.splitlines()
+    assert lines[0] == "id,at,who,action,subject,detail"
+    assert ",aptika,request.submit,SPBE-" in lines[1]
+    assert store.audit_trail()[0].action == "audit.export"
+
+
+def test_pages_switch_to_english_and_never_redirect_off_site(portal):
+    client, _, _ = portal
+    assert "Masuk" in client.get("/").text
+    assert client.get("/bahasa/en?next=//evil.example/x").headers["Location"] == "/"
+    assert "Sign in" in client.get("/").text
+    response = client.get("/")
+    assert response.headers["X-Frame-Options"] == "DENY" and "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_signing_in_is_needed_and_an_account_without_a_role_is_told_so(portal):
+    client, _, _ = portal
+    assert client.get("/antrean").headers["Location"].endswith("/masuk")
+    sign_in(client, "nobody", regions=())
+    assert client.get("/").status_code == 403
+
+
+def test_roles_come_from_the_groups_claim():
+    user = user_from_claims({"sub": "1", "preferred_username": "a",
+                             "groups": ["/pemda-35.10", "pemda-32.73", "pemda-nonsense", "spbe-auditors"]}, OIDC)
+    assert user.regions == {"35.10", "32.73"} and user.auditor and not user.ops
+    assert user_from_claims({"sub": "2", "groups": ["spbe-ops"]}, OIDC).roles == ["ops"]
+    assert not user_from_claims({"sub": "3"}, OIDC).has_role
+
+
+def test_one_job_at_a_time_per_tenant_and_a_stopped_worker_is_requeued(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    a = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "a: 1\n")
+    b = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "a: 2\n")
+    c = store.add_request("kota-bandung", "32.73", "Kota Bandung", "y", "a: 3\n")
+    for r in (a, b, c):
+        store.approve(r.id)
+    first = store.claim_job("w1")
+    assert first.request_id == a.id and store.request(a.id).status == Status.PROVISIONING
+    assert store.claim_job("w2").request_id == c.id  # b waits: its tenant is being built
+    assert store.claim_job("w3") is None
+    assert store.requeue_stale(now() - timedelta(seconds=60), "") == []  # beating recently
+    requeued = store.requeue_stale(now() + timedelta(seconds=1), "\nrequeued\n")
+    assert {j.id for j in requeued} == {first.id, first.id + 2}
+    assert store.request(a.id).status == Status.APPROVED
+    again = store.claim_job("w4")
+    assert again.id == first.id and again.attempts == 2 and again.progress.endswith("requeued\n")
+
+
+def _fake_spbe(tmp_path: Path, body: str) -> tuple[str, ...]:
+    script = tmp_path / "fake_spbe.py"
+    script.write_text(textwrap.dedent(body))
+    return (sys.executable, str(script))
+
+
+def _worker(tmp_path, store, command) -> Provisioner:
+    settings = PortalSettings(home=tmp_path, database_url=store.url, oidc=OIDC, secret_key=b"s" * 48,
+                              spbe_command=command)
+    return Provisioner(store, settings)
+
+
+def test_the_worker_records_progress_the_result_and_the_drift_evidence(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "kind: TenantRequest\n")
+    store.approve(record.id)
+    worker = _worker(tmp_path, store, _fake_spbe(tmp_path, """
+        import json, sys, pathlib
+        args = sys.argv[1:]
+        if args[0] == "tenant":
+            print("creating Namespace/kab-banyuwangi ...", file=sys.stderr)
+            print(json.dumps({"outputs": {"namespace": "kab-banyuwangi", "catalogVersion": "2027.01"}}))
+        else:
+            out = pathlib.Path(args[args.index("--evidence") + 1])
+            (out / "drift.json").write_text("{}")
+            print(json.dumps({"clean": True, "tenants": [{"status": "clean", "objectsChecked": 60, "findings": []}]}))
+    """))
+    worker.run(store.claim_job(worker.owner))
+    job = store.jobs_of(record.id)[0]
+    assert store.request(record.id).status == Status.READY and job.state == JobState.DONE
+    assert "creating Namespace/kab-banyuwangi" in job.progress and job.result["outputs"]["catalogVersion"] == "2027.01"
+    drift = store.last_drift("kab-banyuwangi")
+    assert drift.clean and drift.summary == "clean: 60 objects checked, 0 finding(s)"
+    import hashlib
+
+    assert drift.files == {"drift.json": hashlib.sha256(b"{}").hexdigest()}
+    assert (tmp_path / "requests" / f"{record.number}.yaml").read_text() == "kind: TenantRequest\n"
+
+
+def test_a_failed_tenant_up_is_gagal_with_the_clis_error(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "kind: TenantRequest\n")
+    store.approve(record.id)
+    worker = _worker(tmp_path, store, _fake_spbe(tmp_path, """
+        import sys
+        print("error: the cluster refused the quota", file=sys.stderr)
+        print("  hint: ask the platform team", file=sys.stderr)
+        sys.exit(2)
+    """))
+    worker.run(store.claim_job(worker.owner))
+    job = store.jobs_of(record.id)[0]
+    assert store.request(record.id).status == Status.FAILED and job.state == JobState.FAILED
+    assert job.error == "error: the cluster refused the quota\n  hint: ask the platform team"
+    assert store.last_drift("kab-banyuwangi") is None  # nothing to check when nothing was built
+
+
+def test_the_form_maps_a_later_contact_row_to_its_own_fields(tmp_path):
+    from spbe_kit.catalog.load import load_catalog
+
+    values = {**GOOD, "spec.contacts[2].role": "security", "spec.contacts[2].name": "CSIRT",
+              "spec.contacts[2].email": "csirt@"}
+    result = read_form(values, ["eoffice", "mail"], load_catalog())
+    assert list(result.problems) == ["spec.contacts[2].email"]
+
+
+BAD_FORMS = [
+    {"spec.contacts[0].email": "aptika@banyuwangikab"},
+    {"spec.contacts[0].email": ""},
+    {"spec.contacts[0].role": "security"},
+    {"spec.domain": "Banyuwangikab.go.id"},
+    {"spec.domain": "banyuwangi.com"},
+    {"spec.domain": "-banyuwangi.go.id"},
+    {"spec.domain": ""},
+    {"spec.backup.retentionDays": "3"},
+    {"spec.backup.retentionDays": "4000"},
+    {"spec.backup.retentionDays": "tiga puluh"},
+    {"spec.backup.schedule": "setiap malam"},
+    {"spec.tier": "huge"},
+    {"spec.pemda.regionCode": "99.99"},
+    {"spec.pemda.regionCode": "31.71"},
+    {"spec.components.eoffice.mailRelay": "smtp.banyuwangikab.go.id:587"},
+    {"spec.components.eoffice.mailRelay": "smtp.banyuwangikab.go.id", "_components": ["eoffice"]},
+    {"_components": ["eoffice"]},
+    {"spec.domain": "x" * (MAX_FIELD_CHARS + 1)},
+]
+
+
+@pytest.mark.parametrize("change", BAD_FORMS, ids=[str(i) for i in range(len(BAD_FORMS))])
+def test_every_problem_the_form_can_show_is_in_bahasa_indonesia(change):
+    from spbe_kit.catalog.load import load_catalog
+    from spbe_kit.portal.problem_words import in_language, is_translated
+
+    values = {**GOOD, **{k: v for k, v in change.items() if not k.startswith("_")}}
+    result = read_form(values, change.get("_components", ["eoffice", "mail"]), load_catalog())
+    problems = [p for ps in result.problems.values() for p in ps]
+    assert problems, change
+    untranslated = [(p.message, p.hint) for p in problems if not is_translated(p)]
+    assert not untranslated
+    for p in problems:
+        assert in_language(p, "en") == p  # English is the validator's own words
