@@ -153,17 +153,30 @@ def up(request_file, version, registry, kubeconfig, context, backend, secrets_pr
     click.echo(f"  catalog version:  {result.outputs.get('catalogVersion')}")
     for url, service in (result.outputs.get("endpoints") or {}).items():
         click.echo(f"  endpoint:         {url}  ({service})")
-    _echo_credentials(result)
+    _echo_credentials(result, desired_state(spec, catalog))
     if outcome is not None:
         _echo_configuration(outcome)
     _exit_for(outcome)
 
 
-def _echo_credentials(result) -> None:
-    """Where the credentials are (Secret names and keys), never their values."""
+def _recorded_state(result, registry):
+    """The desired state of the request the stack recorded (where each Secret is), or None when it has none."""
+    from spbe_kit.request import parse_request
+
+    text = result.outputs.get("request")
+    if not text:
+        return None
+    spec = parse_request(text, source="the stack's recorded request")
+    return desired_state(spec, catalog_for(spec, result.outputs.get("catalogVersion"), registry))
+
+
+def _echo_credentials(result, state) -> None:
+    """Where the credentials are (Secret names and keys, in the namespace each is in), never their values."""
     namespace = result.outputs.get("namespace")
+    located = state.credentials() if state is not None else {}
     for secret, keys in sorted((result.outputs.get("credentials") or {}).items()):
-        click.echo(f"  credential:       Secret {namespace}/{secret} ({', '.join(keys)})")
+        where = located.get(secret, (namespace, ()))[0]
+        click.echo(f"  credential:       Secret {where}/{secret} ({', '.join(keys)})")
     if result.outputs.get("credentials"):
         click.echo("  (values are never printed; an admin reads them with cluster access: "
                    f"kubectl -n {namespace} get secret NAME -o jsonpath='{{.data}}')")
@@ -231,7 +244,7 @@ def rotate_credentials(tenant_id, secrets, registry, kubeconfig, context, backen
         emit_json(result.to_dict())
         return
     click.echo(f"tenant {tenant_id}: rotated {', '.join(result.new_credentials) or 'nothing'} in {result.seconds:.1f}s")
-    _echo_credentials(result)
+    _echo_credentials(result, _recorded_state(result, registry))
 
 
 @tenant.command("configure")

@@ -67,6 +67,12 @@ class DesiredState:
         """The manifests of one kind, in order."""
         return [m for m in self.manifests if m.kind == kind]
 
+    def credentials(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Every Secret with generated values: name -> (its namespace, the keys), never the values. Most are in the
+        tenant's namespace; the backup job's is in the platform's backup namespace when backups go to the store."""
+        return {m.name: (m.namespace or self.tenant_id, tuple(m.generated_keys))
+                for m in self.manifests if m.generated_keys}
+
     def endpoints(self) -> dict[str, str]:
         """Public web endpoints: https URL -> the Service behind it (from the Ingress rules)."""
         out = {}

@@ -226,7 +226,8 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         jobs = store.jobs_of(record.id)
         refresh = record.status in (Status.APPROVED, Status.PROVISIONING)
         return render_template("request.html", record=record, jobs=jobs, job=jobs[0] if jobs else None,
-                               refresh=refresh, busy=store.tenant_busy(record.tenant_id))
+                               refresh=refresh, busy=store.tenant_busy(record.tenant_id),
+                               credentials=_credentials_of(record, jobs[0] if jobs else None))
 
     @app.get("/permohonan/<int:request_id>/ubah")
     @signed_in("requester")
@@ -355,6 +356,20 @@ def _region_or_none(code: str):  # noqa: ANN202
         return find_region(code) if code else None
     except RegionError:
         return None
+
+
+def _credentials_of(record, job) -> list[tuple[str, str, tuple[str, ...]]]:  # noqa: ANN001
+    """(namespace, Secret, keys) of every credential `tenant up` reported, each in the namespace it is in."""
+    from spbe_kit.request import parse_request
+
+    outputs = ((job.result if job else None) or {}).get("outputs") or {}
+    reported = outputs.get("credentials") or {}
+    if not reported:
+        return []
+    spec = parse_request(record.request_yaml, source=record.number)
+    located = desired_state(spec, catalog_for(spec, outputs.get("catalogVersion"), None)).credentials()
+    return [(located.get(name, (outputs.get("namespace"), ()))[0], name, tuple(keys))
+            for name, keys in sorted(reported.items())]
 
 
 def _catalog_version_of(job) -> str | None:  # noqa: ANN001

@@ -200,7 +200,8 @@ def test_a_pemda_requests_ops_approve_the_tenant_becomes_ready_and_an_auditor_re
     assert "stopped (restart?); queued again" in progress and "(attempt 2)" in progress
     assert f"https://sso.{DOMAIN}" in ops.text("ready-endpoints")
     credentials = ops.text("credentials")
-    assert f"Secret {TENANT}/" in credentials
+    assert f"Secret {TENANT}/identity-admin (password)" in credentials
+    assert f"Secret spbe-backups/{TENANT}-backup (" in credentials  # the platform's, where it really is
     assert "NOT configured and NOT verified" in ops.text("configuration")  # kwok: said plainly, never "verified"
     ops.shot("07-siap")
     ops.quit()

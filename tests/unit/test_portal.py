@@ -339,3 +339,21 @@ def test_every_problem_the_form_can_show_is_in_bahasa_indonesia(change):
     assert not untranslated
     for p in problems:
         assert in_language(p, "en") == p  # English is the validator's own words
+
+
+def test_a_ready_request_names_each_credential_in_the_namespace_it_is_in(portal):
+    from spbe_kit.catalog.load import load_catalog
+    from spbe_kit.scaffold import new_request
+
+    client, store, _ = portal
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "aptika",
+                               new_request("35.10", load_catalog("2027.01")))
+    store.approve(record.id)
+    job = store.claim_job("w")
+    outputs = {"namespace": "kab-banyuwangi", "catalogVersion": "2027.01", "endpoints": {},
+               "credentials": {"identity-admin": ["password"], "kab-banyuwangi-backup": ["password", "repository"]}}
+    store.finish_job(job.id, "w", True, 12.0, "", {"outputs": outputs, "configuration": None}, None)
+    sign_in(client)
+    page = client.get(f"/permohonan/{record.id}").text
+    assert "Secret kab-banyuwangi/identity-admin (password)" in page
+    assert "Secret spbe-backups/kab-banyuwangi-backup (password, repository)" in page
