@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import enum
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, event,
-                        func, insert, select, update)
+from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, delete,
+                        event, func, insert, select, update)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
 METADATA = MetaData()
@@ -62,6 +64,15 @@ DRIFT_RUNS = Table(
     Column("files_json", Text, nullable=False),
 )
 
+#: the tenant a job is building: one row per tenant, so two workers (replicas) never build the same tenant at once
+TENANT_LOCKS = Table(
+    "tenant_locks", METADATA,
+    Column("tenant_id", String(63), primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+
 AUDIT = Table(
     "audit", METADATA,
     Column("id", Integer, primary_key=True),
@@ -71,6 +82,10 @@ AUDIT = Table(
     Column("subject", String(200), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
+
+
+class _Taken(Exception):
+    """The job was claimed by another worker between our read and our write."""
 
 
 class Status(str, enum.Enum):
@@ -221,7 +236,7 @@ class Store:
         at = now()
         with self.engine.begin() as conn:
             new_id = conn.execute(insert(REQUESTS).values(
-                number=f"tmp-{at.timestamp()}", tenant_id=tenant_id, region_code=region_code, pemda_name=pemda_name,
+                number=f"tmp-{secrets.token_hex(8)}", tenant_id=tenant_id, region_code=region_code, pemda_name=pemda_name,
                 requester=requester, status=Status.SUBMITTED.value, request_yaml=request_yaml, comment=None,
                 created_at=at, updated_at=at)).inserted_primary_key[0]
             conn.execute(update(REQUESTS).where(REQUESTS.c.id == new_id).values(number=f"SPBE-{at.year}-{new_id:05d}"))
@@ -302,25 +317,29 @@ class Store:
         return JobRecord.from_row(row) if row else None
 
     def claim_job(self, owner: str) -> JobRecord | None:
-        """The oldest queued job whose tenant has no running job, now running under ``owner``."""
-        with self.engine.begin() as conn:
-            running = select(JOBS.c.tenant_id).where(JOBS.c.state == JobState.RUNNING.value)
-            candidates = conn.execute(select(JOBS.c.id).where(JOBS.c.state == JobState.QUEUED.value)
-                                      .where(JOBS.c.tenant_id.not_in(running)).order_by(JOBS.c.id)).scalars().all()
-            for job_id in candidates:
-                at = now()
-                claimed = conn.execute(update(JOBS).where(JOBS.c.id == job_id)
-                                       .where(JOBS.c.state == JobState.QUEUED.value)
-                                       .values(state=JobState.RUNNING.value, owner=owner, heartbeat=at,
-                                               started_at=at, attempts=JOBS.c.attempts + 1)).rowcount
-                if claimed == 1:
+        """The oldest queued job whose tenant no job is building, now running under ``owner``."""
+        with self.engine.connect() as conn:
+            busy = select(TENANT_LOCKS.c.tenant_id)
+            candidates = conn.execute(select(JOBS.c.id, JOBS.c.tenant_id).where(JOBS.c.state == JobState.QUEUED.value)
+                                      .where(JOBS.c.tenant_id.not_in(busy)).order_by(JOBS.c.id)).all()
+        for job_id, tenant_id in candidates:
+            at = now()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(TENANT_LOCKS).values(tenant_id=tenant_id, job_id=job_id, owner=owner, since=at))
+                    claimed = conn.execute(update(JOBS).where(JOBS.c.id == job_id)
+                                           .where(JOBS.c.state == JobState.QUEUED.value)
+                                           .values(state=JobState.RUNNING.value, owner=owner, heartbeat=at,
+                                                   started_at=at, attempts=JOBS.c.attempts + 1)).rowcount
+                    if claimed != 1:
+                        raise _Taken()
                     request_id = conn.execute(select(JOBS.c.request_id).where(JOBS.c.id == job_id)).scalar_one()
                     conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
                                  .values(status=Status.PROVISIONING.value, updated_at=at))
-                    break
-            else:
-                return None
-        return self.job(job_id)
+            except (IntegrityError, _Taken):  # another worker took the tenant, or the job, first
+                continue
+            return self.job(job_id)
+        return None
 
     def heartbeat(self, job_id: int, owner: str, progress: str | None = None) -> None:
         values: dict[str, Any] = {"heartbeat": now()}
@@ -338,6 +357,7 @@ class Store:
                 progress=progress, result_json=json.dumps(result) if result is not None else None,
                 error=error)).rowcount
             if done == 1:
+                conn.execute(delete(TENANT_LOCKS).where(TENANT_LOCKS.c.job_id == job_id))
                 request_id = conn.execute(select(JOBS.c.request_id).where(JOBS.c.id == job_id)).scalar_one()
                 conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(
                     status=(Status.READY if ok else Status.FAILED).value, updated_at=at))
@@ -350,6 +370,7 @@ class Store:
             for row in rows:
                 conn.execute(update(JOBS).where(JOBS.c.id == row.id).where(JOBS.c.state == JobState.RUNNING.value)
                              .values(state=JobState.QUEUED.value, owner=None, progress=(row.progress or "") + note))
+                conn.execute(delete(TENANT_LOCKS).where(TENANT_LOCKS.c.job_id == row.id))
                 conn.execute(update(REQUESTS).where(REQUESTS.c.id == row.request_id)
                              .values(status=Status.APPROVED.value, updated_at=now()))
         return [JobRecord.from_row(r) for r in rows]
@@ -362,6 +383,7 @@ class Store:
                 return
             conn.execute(update(JOBS).where(JOBS.c.id == job_id)
                          .values(state=JobState.QUEUED.value, owner=None, progress=progress))
+            conn.execute(delete(TENANT_LOCKS).where(TENANT_LOCKS.c.job_id == job_id))
             conn.execute(update(REQUESTS).where(REQUESTS.c.id == row.request_id)
                          .values(status=Status.APPROVED.value, updated_at=now()))
 
