@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from datetime import timedelta
 from pathlib import Path
 
 from spbe_kit.catalog import load_catalog
@@ -73,10 +74,12 @@ def main() -> int:
     settings = PortalSettings(home=work, database_url=f"sqlite:///{work / 'portal.db'}",
                               oidc=OidcSettings("http://127.0.0.1:9/realms/spbe-platform", "spbe-portal", "unused"),
                               secret_key=b"b" * 48)
-    app = create_app(settings, Store(settings.database_url))
+    store = Store(settings.database_url)
+    app = create_app(settings, store)
     samples = forms(args.submissions)
     session = {"user": {"name": "bench", "sub": "bench", "ops": False, "auditor": False,
-                        "regions": sorted(f["spec.pemda.regionCode"] for f in samples)}, "csrf": "bench-token"}
+                        "regions": sorted(f["spec.pemda.regionCode"] for f in samples)}, "csrf": "bench-token",
+               "sid": store.open_session("bench", timedelta(hours=1))}
     cookie = app.session_interface.get_signing_serializer(app).dumps(session)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()

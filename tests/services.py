@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import pwd
 import secrets
 import socket
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -310,3 +314,35 @@ def stop_keycloak_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+class KeycloakAdmin:
+    """Keycloak's admin REST API, as the bootstrap admin."""
+
+    def __init__(self, server):
+        self.base = server.url
+        token = post_form(f"{server.url}/realms/master/protocol/openid-connect/token", {
+            "grant_type": "password", "client_id": "admin-cli",
+            "username": server.admin_user, "password": server.admin_password})
+        self.token = token[1]["access_token"]
+
+    def call(self, method: str, path: str, body=None) -> tuple[int, object]:
+        request = urllib.request.Request(f"{self.base}/admin/realms{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {self.token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
+
+
+def post_form(url: str, form: dict) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, data=urllib.parse.urlencode(form).encode(), timeout=20) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

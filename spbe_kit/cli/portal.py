@@ -33,13 +33,16 @@ def portal() -> None:
 def serve(host, port, database_url, oidc_issuer, oidc_client_id, oidc_client_secret_file, kubeconfig, context,
           catalog_version, secure_cookies, no_worker) -> None:
     """Serve the portal until interrupted; approved requests are provisioned in the background."""
-    from werkzeug.serving import WSGIRequestHandler, run_simple
+    import logging
+
+    from waitress.server import create_server
 
     from spbe_kit.portal.app import create_app
     from spbe_kit.portal.settings import PortalSettings
     from spbe_kit.portal.store import Store
     from spbe_kit.portal.worker import Provisioner
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = PortalSettings.resolve(database_url, oidc_issuer, oidc_client_id, oidc_client_secret_file, kubeconfig,
                                       context, catalog_version, secure_cookies)
     store = Store(settings.database_url)
@@ -47,16 +50,12 @@ def serve(host, port, database_url, oidc_issuer, oidc_client_id, oidc_client_sec
     worker = None if no_worker else Provisioner(store, settings)
     if worker:
         worker.start()
-
-    class _Handler(WSGIRequestHandler):
-        def log_request(self, code="-", size="-") -> None:  # noqa: ANN001
-            # the path only: a query string can carry the sign-in's authorization code
-            self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], code, size)
-
-    warn(f"portal: http://{host}:{port}/ (database {settings.database_url.split('://', 1)[0]}, "
+    warn(f"portal: http://{host}:{port}/ (database {settings.database_url.split(':', 1)[0]}, "
          f"home {settings.home}, worker {'off' if no_worker else 'on'})")
     try:
-        run_simple(host, port, app, threaded=True, request_handler=_Handler, use_reloader=False, use_debugger=False)
+        # waitress: a production WSGI server (no access log, so no query string can reach a log)
+        create_server(app, host=host, port=port, threads=8, ident="spbe-portal", max_request_body_size=256 * 1024,
+                      clear_untrusted_proxy_headers=True).run()
     finally:
         if worker:
             worker.stop()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import re
 import secrets
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +29,8 @@ from spbe_kit.regions import find_region
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMMENT_CHARS = 2000
-SYSTEM = "portal"
+SESSION_HOURS = 8  # a role removed in Keycloak is gone at the next sign-in, at most this long after
+_LOCAL_PATH = re.compile(r"^/(?!/)[A-Za-z0-9_./-]*$")
 
 
 def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
@@ -44,6 +47,7 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_NAME="spbe_portal",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
     store = store or Store(settings.database_url)
     app.extensions["spbe_store"] = store
@@ -73,6 +77,9 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     @app.before_request
     def _load_user_and_check_csrf() -> None:
         g.user = User.from_session(session.get("user"))
+        if g.user is not None and not store.session_valid(session.get("sid", "")):
+            session.clear()  # signed out, expired, or revoked: the cookie alone is not enough
+            g.user = None
         if request.method == "POST":
             sent = request.form.get("csrf_token", "")
             if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
@@ -127,15 +134,19 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         token = oauth.keycloak.authorize_access_token()
         user = user_from_claims(token.get("userinfo") or {}, settings.oidc)
         keep = {k: session[k] for k in ("lang",) if k in session}
+        target = _local_path(session.get("next", "/"))
         session.clear()  # a new session on sign-in: nothing from before carries over
         session.update(keep)
+        session.permanent = True
         session["user"] = user.to_session()
+        session["sid"] = store.open_session(user.name, timedelta(hours=SESSION_HOURS))
         store.audit(user.name, "sign-in", user.name, f"roles: {', '.join(user.roles) or 'none'}")
-        return redirect(url_for("home"))
+        return redirect(target)
 
     @app.post("/keluar")
     def sign_out():  # noqa: ANN202
         if g.user:
+            store.close_session(session.get("sid", ""))
             store.audit(g.user.name, "sign-out", g.user.name)
         keep = session.get("lang")
         session.clear()
@@ -147,8 +158,7 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     def set_language(code: str):  # noqa: ANN202
         if code in LANGS:
             session["lang"] = code
-        target = request.args.get("next", "/")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        return redirect(_local_path(request.args.get("next", "/")))
 
     # -- pages -----------------------------------------------------------------------------------------------
     @app.get("/")
@@ -233,7 +243,7 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     @signed_in("requester")
     def edit_request(request_id: int):  # noqa: ANN202
         record = visible_request(request_id)
-        if record.status != Status.RETURNED:
+        if record.status != Status.RETURNED or record.region_code not in g.user.regions:
             abort(403)
         catalog = load_catalog(settings.catalog_version)
         result = request_form.read_upload(record.request_yaml.encode(), catalog)
@@ -244,6 +254,8 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     @signed_in("requester")
     def resubmit_request(request_id: int):  # noqa: ANN202
         record = visible_request(request_id)
+        if record.region_code not in g.user.regions:  # ops or auditors may see it; only its pemda may change it
+            abort(403)
         catalog = load_catalog(settings.catalog_version)
         result = request_form.read_form(request.form, request.form.getlist("component"), catalog)
         if not result.valid or request.form.get("confirm") != "1":
@@ -261,17 +273,21 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         return render_template("queue.html", submitted=store.requests(status=Status.SUBMITTED),
                                others=[r for r in store.requests() if r.status != Status.SUBMITTED])
 
-    @app.post("/permohonan/<int:request_id>/setujui")
-    @signed_in("ops")
-    def approve_request(request_id: int):  # noqa: ANN202
+    def queue_job(request_id: int, queue: Callable, action: str):  # noqa: ANN202
+        """Approve or retry: the request's `tenant up` into the queue, unless its tenant is being built."""
         record = visible_request(request_id)
         if store.tenant_busy(record.tenant_id):
             return render_template("error.html", message=t("busy_tenant"), code=409), 409
-        job = store.approve(record.id)
+        job = queue(record.id)
         if job is None:
             abort(403)
-        store.audit(g.user.name, "request.approve", record.number, f"job {job.id}: tenant up {record.tenant_id}")
+        store.audit(g.user.name, action, record.number, f"job {job.id}: tenant up {record.tenant_id}")
         return redirect(url_for("show_request", request_id=record.id))
+
+    @app.post("/permohonan/<int:request_id>/setujui")
+    @signed_in("ops")
+    def approve_request(request_id: int):  # noqa: ANN202
+        return queue_job(request_id, store.approve, "request.approve")
 
     @app.post("/permohonan/<int:request_id>/kembalikan")
     @signed_in("ops")
@@ -288,14 +304,7 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     @app.post("/permohonan/<int:request_id>/coba-lagi")
     @signed_in("ops")
     def retry_request(request_id: int):  # noqa: ANN202
-        record = visible_request(request_id)
-        if store.tenant_busy(record.tenant_id):
-            return render_template("error.html", message=t("busy_tenant"), code=409), 409
-        job = store.retry(record.id)
-        if job is None:
-            abort(403)
-        store.audit(g.user.name, "request.retry", record.number, f"job {job.id}")
-        return redirect(url_for("show_request", request_id=record.id))
+        return queue_job(request_id, store.retry, "request.retry")
 
     # -- auditors --------------------------------------------------------------------------------------------
     @app.get("/audit")
@@ -344,11 +353,21 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         writer = csv.writer(buffer)
         writer.writerow(["id", "at", "who", "action", "subject", "detail"])
         for r in reversed(store.audit_trail()):
-            writer.writerow([r.id, r.at.isoformat(), r.who, r.action, r.subject, r.detail])
+            writer.writerow([r.id, r.at.isoformat(), *(_cell(v) for v in (r.who, r.action, r.subject, r.detail))])
         return Response(buffer.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=spbe-portal-audit.csv"})
 
     return app
+
+
+def _local_path(target: str) -> str:
+    """Where to go back to: a path on this site, never anywhere else."""
+    return target if isinstance(target, str) and _LOCAL_PATH.match(target) else "/"
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _region_or_none(code: str):  # noqa: ANN202

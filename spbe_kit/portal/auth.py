@@ -45,9 +45,19 @@ class User:
                    frozenset(data["regions"]))
 
 
+def _top_level(group: str) -> str | None:
+    """``/spbe-ops`` -> ``spbe-ops``; a subgroup (``/pemda-35.10/spbe-ops``) or a bare name -> None. Bare names
+    are refused because Keycloak gives a subgroup by its bare name too when the mapper's full path is off."""
+    if not group.startswith("/"):
+        return None
+    group = group[1:]
+    return group if group and "/" not in group else None
+
+
 def user_from_claims(claims: Mapping[str, Any], oidc: OidcSettings) -> User:
-    """The user an ID token describes; groups may come as names or full paths (``/pemda-32.04``)."""
-    groups = {str(g).rsplit("/", 1)[-1] for g in claims.get("groups") or [] if isinstance(g, str)}
+    """The user an ID token describes. Groups come as full paths (the mapper's "full group path" on), and only a
+    top-level group counts: a subgroup named ``spbe-ops`` under some other group grants nothing."""
+    groups = {_top_level(g) for g in claims.get("groups") or [] if isinstance(g, str)} - {None}
     regions = frozenset(g[len(oidc.pemda_group_prefix):] for g in groups
                         if g.startswith(oidc.pemda_group_prefix) and CODE_PATTERN.match(g[len(oidc.pemda_group_prefix):]))
     name = str(claims.get("preferred_username") or claims.get("email") or claims.get("sub"))

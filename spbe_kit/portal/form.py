@@ -19,6 +19,7 @@ from spbe_kit.regions import Region, all_regions, find_region, normalise_name
 from spbe_kit.request import parse_request
 from spbe_kit.request.model import API_VERSION, KIND, ContactRole, Tier
 from spbe_kit.request.spec import TenantSpec
+from spbe_kit.request.yaml_source import YamlProblem, parse_yaml
 
 #: longest value any single field may carry (a domain is at most 253, an e-mail 254)
 MAX_FIELD_CHARS = 256
@@ -118,11 +119,9 @@ def read_upload(data: bytes, catalog: Catalog) -> FormResult:
                                "upload only the tenant request YAML")
         return FormResult({}, set(), "", None, {"": [problem]})
     try:
-        document = yaml.safe_load(data.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        problem = FieldProblem("(file)", f"not a readable YAML file: {str(exc).splitlines()[0]}",
-                               "start from the form, or from `spbe request new`")
-        return FormResult({}, set(), "", None, {"": [problem]})
+        document = parse_yaml(data).data  # the CLI's strict reader: no aliases, one document, UTF-8, bounded
+    except YamlProblem as exc:
+        return FormResult({}, set(), "", None, {"": [exc.problem]})
     spec = document.get("spec") if isinstance(document, dict) else None
     if not isinstance(spec, dict):
         problem = FieldProblem("spec", "the file has no spec: it is not a tenant request",
@@ -130,10 +129,13 @@ def read_upload(data: bytes, catalog: Catalog) -> FormResult:
         return FormResult({}, set(), "", None, {"": [problem]})
     values: dict[str, str] = {}
     pemda = spec.get("pemda") if isinstance(spec.get("pemda"), dict) else {}
-    values[REGION_FIELD] = str(pemda.get("regionCode", ""))
+    code = pemda.get("regionCode")
+    # an unquoted 35.10 is read as the number 35.1: the form holds the code the pemda meant, as text
+    values[REGION_FIELD] = f"{code:.2f}" if isinstance(code, float) else _text(code)
     for key in ("domain", "tier"):
         values[f"spec.{key}"] = _text(spec.get(key))
-    for i, contact in enumerate((spec.get("contacts") or [])[:CONTACT_ROWS] if isinstance(spec.get("contacts"), list) else []):
+    contacts = spec.get("contacts") if isinstance(spec.get("contacts"), list) else []
+    for i, contact in enumerate(contacts[:CONTACT_ROWS]):
         if isinstance(contact, dict):
             for key in ("role", "name", "email"):
                 values[f"spec.contacts[{i}].{key}"] = _text(contact.get(key))
@@ -145,11 +147,20 @@ def read_upload(data: bytes, catalog: Catalog) -> FormResult:
     backup = spec.get("backup") if isinstance(spec.get("backup"), dict) else {}
     values["spec.backup.schedule"] = _text(backup.get("schedule"))
     values["spec.backup.retentionDays"] = _text(backup.get("retentionDays"))
-    return read_form(values, sorted(chosen), catalog)
+    result = read_form(values, sorted(chosen), catalog)
+    if len(contacts) > CONTACT_ROWS:
+        result.problems.setdefault("", []).append(FieldProblem(
+            "spec.contacts", f"the form holds {CONTACT_ROWS} contacts, the file has {len(contacts)}",
+            f"keep the {CONTACT_ROWS} the platform should reach first"))
+        result.spec = None
+    return result
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A value from an uploaded file as the form holds it: a scalar as text; nothing else becomes a value."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)[: MAX_FIELD_CHARS + 1]
 
 
 def _document(values: dict[str, str], components: set[str]) -> tuple[dict[str, Any], list[int]]:
@@ -226,6 +237,7 @@ def _field_of(path: str, rows: list[int], values: dict[str, str]) -> str:
         return path
     if re.match(r"^spec\.contacts\[\d+\]\.(role|name|email)$", path):
         return path
-    if path.startswith("spec.contacts"):
-        return "spec.contacts[0].name"
+    row = re.match(r"^(spec\.contacts\[\d+\])", path)
+    if row:
+        return row.group(1)  # the whole row (the page shows it under the row)
     return ""

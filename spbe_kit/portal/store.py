@@ -10,7 +10,7 @@ import enum
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, delete,
@@ -71,6 +71,15 @@ TENANT_LOCKS = Table(
     Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
     Column("owner", String(64), nullable=False),
     Column("since", DateTime(timezone=True), nullable=False),
+)
+
+#: signed-in sessions: the cookie names one, and signing out (or its expiry) ends it for every copy of the cookie
+SESSIONS = Table(
+    "sessions", METADATA,
+    Column("id", String(64), primary_key=True),
+    Column("who", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 AUDIT = Table(
@@ -221,8 +230,29 @@ class Store:
 
     # -- audit -----------------------------------------------------------------------------------------------
     def audit(self, who: str, action: str, subject: str, detail: str = "") -> None:
+        with self.engine.begin() as conn:  # cut to the columns' widths: a long URL is still recorded, not a 500
+            conn.execute(insert(AUDIT).values(at=now(), who=who[:200], action=action[:64], subject=subject[:200],
+                                              detail=detail[:2000]))
+
+    # -- sessions --------------------------------------------------------------------------------------------
+    def open_session(self, who: str, lifetime: timedelta) -> str:
+        sid = secrets.token_urlsafe(32)
+        at = now()
         with self.engine.begin() as conn:
-            conn.execute(insert(AUDIT).values(at=now(), who=who, action=action, subject=subject, detail=detail))
+            conn.execute(insert(SESSIONS).values(id=sid, who=who[:200], created_at=at, expires_at=at + lifetime))
+            conn.execute(delete(SESSIONS).where(SESSIONS.c.expires_at < at))
+        return sid
+
+    def session_valid(self, sid: str) -> bool:
+        if not sid:
+            return False
+        with self.engine.connect() as conn:
+            expires = conn.execute(select(SESSIONS.c.expires_at).where(SESSIONS.c.id == sid)).scalar_one_or_none()
+        return expires is not None and _aware(expires) > now()
+
+    def close_session(self, sid: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(SESSIONS).where(SESSIONS.c.id == sid))
 
     def audit_trail(self, limit: int | None = None) -> list[AuditRecord]:
         query = select(AUDIT).order_by(AUDIT.c.id.desc())
@@ -288,10 +318,17 @@ class Store:
     # -- jobs ------------------------------------------------------------------------------------------------
     def approve(self, request_id: int) -> JobRecord | None:
         """Approve a submitted request and queue its `tenant up`, in one transaction (None: not submitted)."""
+        return self._queue(request_id, Status.SUBMITTED)
+
+    def retry(self, request_id: int) -> JobRecord | None:
+        """A failed request is queued again (ops decide; `tenant up` is idempotent)."""
+        return self._queue(request_id, Status.FAILED)
+
+    def _queue(self, request_id: int, only_from: Status) -> JobRecord | None:
         at = now()
         with self.engine.begin() as conn:
             moved = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
-                                 .where(REQUESTS.c.status == Status.SUBMITTED.value)
+                                 .where(REQUESTS.c.status == only_from.value)
                                  .values(status=Status.APPROVED.value, updated_at=at)).rowcount
             if moved != 1:
                 return None
@@ -341,18 +378,22 @@ class Store:
             return self.job(job_id)
         return None
 
-    def heartbeat(self, job_id: int, owner: str, progress: str | None = None) -> None:
+    def heartbeat(self, job_id: int, owner: str, progress: str | None = None) -> bool:
+        """Still working on it (and what it said so far); False when the job is no longer this worker's."""
         values: dict[str, Any] = {"heartbeat": now()}
         if progress is not None:
             values["progress"] = progress
         with self.engine.begin() as conn:
-            conn.execute(update(JOBS).where(JOBS.c.id == job_id).where(JOBS.c.owner == owner).values(**values))
+            return conn.execute(update(JOBS).where(JOBS.c.id == job_id).where(JOBS.c.owner == owner)
+                                .where(JOBS.c.state == JobState.RUNNING.value).values(**values)).rowcount == 1
 
     def finish_job(self, job_id: int, owner: str, ok: bool, seconds: float, progress: str,
-                   result: dict[str, Any] | None, error: str | None) -> None:
+                   result: dict[str, Any] | None, error: str | None) -> bool:
+        """Record the outcome; False when the job is no longer this worker's (it was requeued meanwhile)."""
         at = now()
         with self.engine.begin() as conn:
-            done = conn.execute(update(JOBS).where(JOBS.c.id == job_id).where(JOBS.c.owner == owner).values(
+            done = conn.execute(update(JOBS).where(JOBS.c.id == job_id).where(JOBS.c.owner == owner)
+                                .where(JOBS.c.state == JobState.RUNNING.value).values(
                 state=(JobState.DONE if ok else JobState.FAILED).value, finished_at=at, seconds=round(seconds),
                 progress=progress, result_json=json.dumps(result) if result is not None else None,
                 error=error)).rowcount
@@ -361,19 +402,29 @@ class Store:
                 request_id = conn.execute(select(JOBS.c.request_id).where(JOBS.c.id == job_id)).scalar_one()
                 conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(
                     status=(Status.READY if ok else Status.FAILED).value, updated_at=at))
+        return done == 1
 
     def requeue_stale(self, stale_before: datetime, note: str) -> list[JobRecord]:
         """Running jobs whose worker stopped beating (a portal restart) go back into the queue."""
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(select(JOBS).where(JOBS.c.state == JobState.RUNNING.value)
                                 .where(JOBS.c.heartbeat < stale_before)).all()
-            for row in rows:
-                conn.execute(update(JOBS).where(JOBS.c.id == row.id).where(JOBS.c.state == JobState.RUNNING.value)
-                             .values(state=JobState.QUEUED.value, owner=None, progress=(row.progress or "") + note))
+        requeued = []
+        for row in rows:
+            with self.engine.begin() as conn:
+                # the same conditions again: a worker that beat or finished meanwhile keeps its job
+                moved = conn.execute(update(JOBS).where(JOBS.c.id == row.id)
+                                     .where(JOBS.c.state == JobState.RUNNING.value)
+                                     .where(JOBS.c.heartbeat < stale_before)
+                                     .values(state=JobState.QUEUED.value, owner=None,
+                                             progress=(row.progress or "") + note)).rowcount
+                if moved != 1:
+                    continue
                 conn.execute(delete(TENANT_LOCKS).where(TENANT_LOCKS.c.job_id == row.id))
                 conn.execute(update(REQUESTS).where(REQUESTS.c.id == row.request_id)
                              .values(status=Status.APPROVED.value, updated_at=now()))
-        return [JobRecord.from_row(r) for r in rows]
+            requeued.append(JobRecord.from_row(row))
+        return requeued
 
     def requeue(self, job_id: int, owner: str, progress: str) -> None:
         """This worker's job back into the queue (its tenant was busy elsewhere)."""
@@ -386,21 +437,6 @@ class Store:
             conn.execute(delete(TENANT_LOCKS).where(TENANT_LOCKS.c.job_id == job_id))
             conn.execute(update(REQUESTS).where(REQUESTS.c.id == row.request_id)
                          .values(status=Status.APPROVED.value, updated_at=now()))
-
-    def retry(self, request_id: int) -> JobRecord | None:
-        """A failed request is queued again (ops decide; `tenant up` is idempotent)."""
-        at = now()
-        with self.engine.begin() as conn:
-            moved = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id)
-                                 .where(REQUESTS.c.status == Status.FAILED.value)
-                                 .values(status=Status.APPROVED.value, updated_at=at)).rowcount
-            if moved != 1:
-                return None
-            tenant_id = conn.execute(select(REQUESTS.c.tenant_id).where(REQUESTS.c.id == request_id)).scalar_one()
-            job_id = conn.execute(insert(JOBS).values(request_id=request_id, tenant_id=tenant_id,
-                                                      state=JobState.QUEUED.value, attempts=0, progress="",
-                                                      queued_at=at)).inserted_primary_key[0]
-        return self.job(job_id)
 
     # -- drift -----------------------------------------------------------------------------------------------
     def add_drift(self, tenant_id: str, clean: bool, summary: str, evidence_dir: str, files: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import secrets
 import signal
@@ -25,14 +26,25 @@ from spbe_kit.evidence import file_sha256
 from spbe_kit.portal.settings import PortalSettings
 from spbe_kit.portal.store import JobRecord, Store, now
 
+LOG = logging.getLogger("spbe.portal")
 PROGRESS_LINES = 200
 BUSY_RETRIES = 5
+HEARTBEAT_SECONDS = 2.0
 _PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, never between fork and exec
+_PARENT = os.getpid()
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """The child gets SIGTERM when the portal dies, so a requeued job never races its own orphan."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != _PARENT:  # the portal died before prctl took effect
+        os._exit(1)
+
+
+def _child_env() -> dict[str, str]:
+    """The portal's environment without its own secrets (client secret, database URL with its password)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SPBE_PORTAL_")}
 
 
 @dataclass(frozen=True)
@@ -63,17 +75,24 @@ class Provisioner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.store.requeue_stale(now() - timedelta(seconds=self.settings.stale_after_seconds),
-                                     "\n[portal] the worker running this job stopped (restart?); queued again\n")
-            job = self.store.claim_job(self.owner)
-            if job is None:
-                self._stop.wait(self.settings.worker_poll_seconds)
-                continue
             try:
-                self.run(job)
-            except Exception as exc:  # noqa: BLE001 - a job's failure must never stop the worker
-                self.store.finish_job(job.id, self.owner, False, 0.0, job.progress,
-                                      None, f"the portal could not run the job: {type(exc).__name__}: {exc}")
+                self._once()
+            except Exception as exc:  # noqa: BLE001 - the database away for a while must not end the worker
+                LOG.warning("portal worker: %s: %s; trying again in 5s", type(exc).__name__, exc)
+                self._stop.wait(5)
+
+    def _once(self) -> None:
+        self.store.requeue_stale(now() - timedelta(seconds=self.settings.stale_after_seconds),
+                                 "\n[portal] the worker running this job stopped (restart?); queued again\n")
+        job = self.store.claim_job(self.owner)
+        if job is None:
+            self._stop.wait(self.settings.worker_poll_seconds)
+            return
+        try:
+            self.run(job)
+        except Exception as exc:  # noqa: BLE001 - a job's failure must never stop the worker
+            self.store.finish_job(job.id, self.owner, False, 0.0, job.progress,
+                                  None, f"the portal could not run the job: {type(exc).__name__}: {exc}")
 
     def run(self, job: JobRecord) -> None:
         request = self.store.request(job.request_id)
@@ -92,17 +111,19 @@ class Provisioner:
         result = _json(up.stdout)
         if up.code != 0 and "is being updated by" in "\n".join(up.progress[-5:]) and job.attempts < BUSY_RETRIES:
             lines.append("[portal] another run holds this tenant; trying again shortly")
+            self._stop.wait(5)
             self.store.requeue(job.id, self.owner, _tail(lines))
             return
         if up.code != 0:
-            self.store.finish_job(job.id, self.owner, False, seconds, _tail(lines), result, _error_of(up))
-            self.store.audit("portal", "provision.failed", request.number, f"job {job.id} after {seconds:.0f}s")
+            if self.store.finish_job(job.id, self.owner, False, seconds, _tail(lines), result, _error_of(up)):
+                self.store.audit("portal", "provision.failed", request.number, f"job {job.id} after {seconds:.0f}s")
             return
         lines.append(f"[portal] tenant up finished in {seconds:.1f}s; checking drift for the auditors' evidence")
-        self.store.heartbeat(job.id, self.owner, _tail(lines))
+        if not self.store.heartbeat(job.id, self.owner, _tail(lines)):
+            return  # requeued meanwhile: the run that has it now records the outcome
         self.check_drift(request.tenant_id, request_file, lines, job)
-        self.store.finish_job(job.id, self.owner, True, seconds, _tail(lines), result, None)
-        self.store.audit("portal", "provision.ready", request.number, f"job {job.id} in {seconds:.0f}s")
+        if self.store.finish_job(job.id, self.owner, True, seconds, _tail(lines), result, None):
+            self.store.audit("portal", "provision.ready", request.number, f"job {job.id} in {seconds:.0f}s")
 
     def check_drift(self, tenant_id: str, request_file: Path, lines: list[str], job: JobRecord | None = None) -> None:
         """`spbe drift` with evidence files under the portal's home; recorded with each file's SHA-256."""
@@ -130,25 +151,48 @@ class Provisioner:
         return ["--catalog-version", self.settings.catalog_version] if self.settings.catalog_version else []
 
     def _command(self, job: JobRecord | None, args: list[str], lines: list[str]) -> CommandResult:
-        """Run one spbe command; its stderr (the progress) goes to the job as it comes."""
+        """Run one spbe command; its stderr (the progress) goes to the job as it comes, and the job's heartbeat
+        beats every few seconds whether or not the command says anything."""
         process = subprocess.Popen([*self.settings.spbe_command, *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=_child_env(),
                                    preexec_fn=_die_with_parent)  # noqa: PLW1509 - only prctl, no locks
         out: list[str] = []
-        reader = threading.Thread(target=lambda: out.append(process.stdout.read()), daemon=True)
-        reader.start()
         progress: list[str] = []
-        last_beat = 0.0
-        for line in process.stderr:
-            line = line.rstrip("\n")
-            progress.append(line)
-            lines.append(line)
-            del lines[:-PROGRESS_LINES]
-            if job is not None and time.monotonic() - last_beat > 1.0:
-                self.store.heartbeat(job.id, self.owner, _tail(lines))
-                last_beat = time.monotonic()
-        code = process.wait()
-        reader.join()
+        guard = threading.Lock()
+        finished = threading.Event()
+
+        def read_stdout() -> None:
+            out.append(process.stdout.read())
+
+        def beat() -> None:
+            while not finished.wait(HEARTBEAT_SECONDS):
+                with guard:
+                    text = _tail(lines)
+                try:
+                    self.store.heartbeat(job.id, self.owner, text)
+                except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                    LOG.warning("portal worker: heartbeat of job %s: %s", job.id, exc)
+
+        threads = [threading.Thread(target=read_stdout, daemon=True)]
+        if job is not None:
+            threads.append(threading.Thread(target=beat, daemon=True))
+        for thread in threads:
+            thread.start()
+        try:
+            for line in process.stderr:
+                line = line.rstrip("\n")
+                with guard:
+                    progress.append(line)
+                    lines.append(line)
+                    del lines[:-PROGRESS_LINES]
+            code = process.wait()
+        finally:
+            if process.poll() is None:  # we are leaving early: never leave a tenant up running behind us
+                process.kill()
+                process.wait()
+            finished.set()
+            for thread in threads:
+                thread.join(timeout=10)
         if job is not None:
             self.store.heartbeat(job.id, self.owner, _tail(lines))
         return CommandResult(code, "".join(out), progress)

@@ -3,7 +3,6 @@ and headless Chromium (Debian) driven through chromedriver (Debian) by Selenium 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -11,29 +10,16 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.services import KeycloakAdmin
+
 REALM = "spbe-platform"
 CLIENT = "spbe-portal"
-
-
-def _call(base: str, token: str, method: str, path: str, body=None):  # noqa: ANN001, ANN202
-    request = urllib.request.Request(f"{base}/admin/realms{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
 
 
 @dataclass
@@ -46,39 +32,35 @@ class PlatformRealm:
 def platform_realm(server, portal_url: str, users: dict[str, list[str]]) -> PlatformRealm:
     """The platform realm as platform admins set it up for the portal: a confidential client that may only
     return to the portal, a `groups` claim in the ID token, one group per role and per pemda."""
-    form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": server.admin_user,
-                                   "password": server.admin_password}).encode()
-    with urllib.request.urlopen(f"{server.url}/realms/master/protocol/openid-connect/token", data=form,
-                                timeout=20) as response:
-        token = json.loads(response.read())["access_token"]
-    _call(server.url, token, "DELETE", f"/{REALM}")
-    assert _call(server.url, token, "POST", "", {"realm": REALM, "enabled": True})[0] == 201
+    admin = KeycloakAdmin(server)
+    admin.call("DELETE", f"/{REALM}")
+    assert admin.call("POST", "", {"realm": REALM, "enabled": True})[0] == 201
     secret = secrets.token_urlsafe(32)
-    status, body = _call(server.url, token, "POST", f"/{REALM}/clients", {
+    status, body = admin.call("POST", f"/{REALM}/clients", {
         "clientId": CLIENT, "protocol": "openid-connect", "publicClient": False, "secret": secret,
         "standardFlowEnabled": True, "directAccessGrantsEnabled": False, "implicitFlowEnabled": False,
         "redirectUris": [f"{portal_url}/auth/callback"], "webOrigins": [portal_url],
         "attributes": {"pkce.code.challenge.method": "S256"},
         "protocolMappers": [{"name": "groups", "protocol": "openid-connect",
                              "protocolMapper": "oidc-group-membership-mapper",
-                             "config": {"full.path": "false", "id.token.claim": "true", "access.token.claim": "true",
+                             "config": {"full.path": "true", "id.token.claim": "true", "access.token.claim": "true",
                                         "userinfo.token.claim": "true", "claim.name": "groups"}}]})
     assert status == 201, body
     groups = sorted({g for gs in users.values() for g in gs})
     for group in groups:
-        assert _call(server.url, token, "POST", f"/{REALM}/groups", {"name": group})[0] == 201
-    ids = {g["name"]: g["id"] for g in _call(server.url, token, "GET", f"/{REALM}/groups")[1]}
+        assert admin.call("POST", f"/{REALM}/groups", {"name": group})[0] == 201
+    ids = {g["name"]: g["id"] for g in admin.call("GET", f"/{REALM}/groups")[1]}
     passwords = {}
     for username, member_of in users.items():
         passwords[username] = "Portal-" + secrets.token_hex(8) + "a1"
-        status, body = _call(server.url, token, "POST", f"/{REALM}/users", {
+        status, body = admin.call("POST", f"/{REALM}/users", {
             "username": username, "email": f"{username}@example.go.id", "emailVerified": True, "enabled": True,
             "firstName": username.capitalize(), "lastName": "Uji",
             "credentials": [{"type": "password", "value": passwords[username], "temporary": False}]})
         assert status == 201, body
-        user_id = _call(server.url, token, "GET", f"/{REALM}/users?username={username}&exact=true")[1][0]["id"]
+        user_id = admin.call("GET", f"/{REALM}/users?username={username}&exact=true")[1][0]["id"]
         for group in member_of:
-            assert _call(server.url, token, "PUT", f"/{REALM}/users/{user_id}/groups/{ids[group]}")[0] == 204
+            assert admin.call("PUT", f"/{REALM}/users/{user_id}/groups/{ids[group]}")[0] == 204
     return PlatformRealm(f"{server.url}/realms/{REALM}", secret, passwords)
 
 

@@ -91,13 +91,13 @@ class Session:
 
     def click(self, element_id: str) -> None:
         """Click something that loads a page, and wait for that page."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.wait import WebDriverWait
 
-        page = self.driver.find_element(self.by.TAG_NAME, "html")
+        self.driver.execute_script("window.spbeOldPage = true")  # gone once the next page has replaced this one
         self.driver.find_element(self.by.ID, element_id).click()
-        WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(page))
-        WebDriverWait(self.driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(self.driver, 60, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return window.spbeOldPage === undefined && document.readyState === 'complete'"))
         self.pages.append(self.driver.page_source)
 
     def fill(self, name: str, value: str) -> None:

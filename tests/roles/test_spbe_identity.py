@@ -14,6 +14,9 @@ import urllib.request
 
 import pytest
 
+from tests.services import KeycloakAdmin as Admin
+from tests.services import post_form as _post_form
+
 from .ansible_run import run_playbook
 
 REALM = "kab-banyuwangi"
@@ -44,38 +47,6 @@ class Browser:
                 return response.status, dict(response.headers), response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read().decode()
-
-
-class Admin:
-    """Keycloak's admin REST API, as the bootstrap admin."""
-
-    def __init__(self, server):
-        self.base = server.url
-        token = _post_form(f"{server.url}/realms/master/protocol/openid-connect/token", {
-            "grant_type": "password", "client_id": "admin-cli",
-            "username": server.admin_user, "password": server.admin_password})
-        self.token = token[1]["access_token"]
-
-    def call(self, method: str, path: str, body=None) -> tuple[int, object]:
-        request = urllib.request.Request(f"{self.base}/admin/realms{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            return error.code, json.loads(raw) if raw else None
-
-
-def _post_form(url: str, form: dict) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, data=urllib.parse.urlencode(form).encode(), timeout=20) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _claims(jwt: str) -> dict:

@@ -38,8 +38,11 @@ def portal(tmp_path):
 
 
 def sign_in(client, name="aptika", regions=("35.10",), ops=False, auditor=False) -> None:
+    """The session as the OIDC callback writes it (a cookie naming a session the portal opened)."""
+    store = client.application.extensions["spbe_store"]
     with client.session_transaction() as session:
         session["user"] = {"name": name, "sub": name, "ops": ops, "auditor": auditor, "regions": list(regions)}
+        session["sid"] = store.open_session(name, timedelta(hours=1))
         session["csrf"] = "token"
 
 
@@ -212,12 +215,15 @@ def test_signing_in_is_needed_and_an_account_without_a_role_is_told_so(portal):
     assert client.get("/").status_code == 403
 
 
-def test_roles_come_from_the_groups_claim():
+def test_roles_come_from_top_level_groups_only():
     user = user_from_claims({"sub": "1", "preferred_username": "a",
-                             "groups": ["/pemda-35.10", "pemda-32.73", "pemda-nonsense", "spbe-auditors"]}, OIDC)
+                             "groups": ["/pemda-35.10", "/pemda-32.73", "/pemda-nonsense", "/spbe-auditors"]}, OIDC)
     assert user.regions == {"35.10", "32.73"} and user.auditor and not user.ops
-    assert user_from_claims({"sub": "2", "groups": ["spbe-ops"]}, OIDC).roles == ["ops"]
-    assert not user_from_claims({"sub": "3"}, OIDC).has_role
+    assert user_from_claims({"sub": "2", "groups": ["/spbe-ops"]}, OIDC).roles == ["ops"]
+    # a subgroup a pemda admin could create, or a bare name (what Keycloak sends for a subgroup without full
+    # paths), grants nothing
+    assert not user_from_claims({"sub": "3", "groups": ["/pemda-35.10/spbe-ops", "spbe-ops"]}, OIDC).ops
+    assert not user_from_claims({"sub": "4"}, OIDC).has_role
 
 
 def test_one_job_at_a_time_per_tenant_and_a_stopped_worker_is_requeued(tmp_path):
@@ -357,3 +363,109 @@ def test_a_ready_request_names_each_credential_in_the_namespace_it_is_in(portal)
     page = client.get(f"/permohonan/{record.id}").text
     assert "Secret kab-banyuwangi/identity-admin (password)" in page
     assert "Secret spbe-backups/kab-banyuwangi-backup (password, repository)" in page
+
+
+def test_only_the_requests_own_pemda_may_change_it_even_when_it_may_see_it(portal):
+    client, store, _ = portal
+    other = store.add_request("kota-bandung", "32.73", "Kota Bandung", "someone", "x: 1\n")
+    store.set_status(other.id, Status.RETURNED, "fix it")
+    sign_in(client, "auditor-and-pemda", regions=("35.10",), auditor=True)  # may see every request
+    assert client.get(f"/permohonan/{other.id}").status_code == 200
+    assert client.get(f"/permohonan/{other.id}/ubah").status_code == 403
+    data = {**GOOD, "spec.pemda.regionCode": "32.73", "spec.domain": "bandungkota.go.id", "confirm": "1"}
+    assert post(client, f"/permohonan/{other.id}/ajukan-ulang", data).status_code == 403
+    assert store.request(other.id).status == Status.RETURNED and store.request(other.id).request_yaml == "x: 1\n"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/%09/evil.example", "/\\evil.example", "https://evil.example",
+                                    "/%0d/x"])
+def test_the_language_switch_goes_back_only_to_this_site(portal, target):
+    client, _, _ = portal
+    response = client.get(f"/bahasa/en?next={target}")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(portal):
+    client, store, _ = portal
+    sign_in(client, "ops", regions=(), ops=True)
+    copied = client.get_cookie("spbe_portal").value
+    assert client.get("/antrean").status_code == 200
+    assert post(client, "/keluar").status_code == 302
+    client.set_cookie("spbe_portal", copied)
+    assert client.get("/antrean").headers["Location"].endswith("/masuk")
+
+
+def test_an_upload_with_aliases_or_deep_nesting_is_a_problem_not_a_hang(portal):
+    import io
+
+    client, _, _ = portal
+    sign_in(client)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    bomb += "spec: {domain: *i}\n"
+    for body in (bomb.encode(), b"[" * 30000):
+        response = post(client, "/permohonan/periksa", {"berkas": (io.BytesIO(body), "r.yaml")},
+                        content_type="multipart/form-data")
+        assert response.status_code == 422, response.text[-500:]
+        assert 'class="problems"' in response.text
+
+
+def test_a_long_refused_path_is_recorded_not_a_server_error(portal):
+    client, store, _ = portal
+    sign_in(client)
+    response = client.get("/audit/tenant/" + "x" * 400)
+    assert response.status_code == 403
+    assert store.audit_trail()[0].subject == ("/audit/tenant/" + "x" * 400)[:200]
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(portal):
+    client, store, _ = portal
+    store.audit("=HYPERLINK(\"http://x\")", "sign-in", "@SUM(1)", "-2+3")
+    sign_in(client, "auditor", regions=(), auditor=True)
+    row = client.get("/audit/jejak.csv").text.splitlines()[1]
+    assert "'=HYPERLINK" in row and ",'@SUM(1)," in row and row.endswith(",'-2+3")
+
+
+def test_a_requeued_job_is_no_longer_its_old_workers_to_finish(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "a: 1\n")
+    store.approve(record.id)
+    job = store.claim_job("old")
+    assert store.requeue_stale(now() + timedelta(seconds=1), "")
+    assert store.claim_job("new").id == job.id
+    assert not store.heartbeat(job.id, "old") and not store.finish_job(job.id, "old", True, 1, "", None, None)
+    assert store.request(record.id).status == Status.PROVISIONING  # the new worker's run decides
+    assert store.finish_job(job.id, "new", True, 1, "", None, None)
+    assert store.request(record.id).status == Status.READY
+    assert store.requeue_stale(now() + timedelta(seconds=1), "") == []  # a finished job stays finished
+
+
+def test_the_worker_beats_while_tenant_up_is_silent_and_keeps_its_secrets_from_it(tmp_path, monkeypatch):
+    import spbe_kit.portal.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setenv("SPBE_PORTAL_OIDC_CLIENT_SECRET", "client-secret-never-shown")
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "kind: TenantRequest\n")
+    store.approve(record.id)
+    worker = _worker(tmp_path, store, _fake_spbe(tmp_path, """
+        import json, os, sys, time
+        print("secret seen" if "SPBE_PORTAL_OIDC_CLIENT_SECRET" in os.environ else "no secret", file=sys.stderr)
+        sys.stderr.flush()
+        time.sleep(1.5)  # a long silent wait, as for pods to become Ready
+        if sys.argv[1] == "tenant":
+            print(json.dumps({"outputs": {}}))
+        else:
+            print(json.dumps({"tenants": []}))
+    """))
+    import time
+
+    beats, beat = [], store.heartbeat
+    monkeypatch.setattr(store, "heartbeat", lambda *a, **kw: beats.append(time.monotonic()) or beat(*a, **kw))
+    claimed = store.claim_job(worker.owner)
+    started = time.monotonic()
+    worker.run(claimed)
+    job = store.jobs_of(record.id)[0]
+    assert "no secret" in job.progress and "secret seen" not in job.progress
+    # beats kept coming during tenant up's silence (its one line came at once, its end 1.5 s later)
+    assert len([t for t in beats if 0.3 < t - started < 1.4]) >= 3, [round(t - started, 2) for t in beats]
