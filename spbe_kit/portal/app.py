@@ -24,7 +24,7 @@ from spbe_kit.portal.auth import User, user_from_claims
 from spbe_kit.portal.problem_words import in_language
 from spbe_kit.portal.settings import PortalSettings
 from spbe_kit.portal.store import JobState, Status, Store
-from spbe_kit.portal.words import LANGS, word
+from spbe_kit.portal.words import LANGS, drift_summary, word
 from spbe_kit.regions import find_region
 
 MAX_BODY_BYTES = 64 * 1024
@@ -72,6 +72,7 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
     def _globals() -> dict[str, Any]:
         return {"t": t, "lang": lang(), "user": g.get("user"), "csrf_token": csrf_token, "Status": Status,
                 "localized": lambda problem: in_language(problem, lang()),
+                "drift_words": lambda summary: drift_summary(summary, lang()),
                 "status_word": lambda s: t(f"status_{s.value if hasattr(s, 'value') else s}")}
 
     @app.before_request
@@ -238,6 +239,28 @@ def create_app(settings: PortalSettings, store: Store | None = None) -> Flask:
         return render_template("request.html", record=record, jobs=jobs, job=jobs[0] if jobs else None,
                                refresh=refresh, busy=store.tenant_busy(record.tenant_id),
                                credentials=_credentials_of(record, jobs[0] if jobs else None))
+
+    @app.get("/api/permohonan/<int:request_id>")
+    @signed_in()
+    def request_json(request_id: int):  # noqa: ANN202
+        """The request's status for machines (the same rights as its page; never a credential value)."""
+        record = visible_request(request_id)
+        jobs = store.jobs_of(record.id)
+        job = jobs[0] if jobs else None
+        outputs = ((job.result if job else None) or {}).get("outputs") or {}
+        return {
+            "number": record.number, "tenant": record.tenant_id, "regionCode": record.region_code,
+            "status": record.status.value, "requester": record.requester, "comment": record.comment,
+            "updatedAt": record.updated_at.isoformat(),
+            "job": None if job is None else {
+                "state": job.state.value, "attempts": job.attempts, "seconds": job.seconds, "error": job.error,
+                "startedAt": job.started_at.isoformat() if job.started_at else None,
+                "finishedAt": job.finished_at.isoformat() if job.finished_at else None},
+            "catalogVersion": outputs.get("catalogVersion"),
+            "endpoints": outputs.get("endpoints") or {},
+            "credentials": [{"namespace": ns, "secret": name, "keys": list(keys)}
+                            for ns, name, keys in _credentials_of(record, job)],
+        }
 
     @app.get("/permohonan/<int:request_id>/ubah")
     @signed_in("requester")

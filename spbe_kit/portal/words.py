@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 LANGS = ("id", "en")
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -66,7 +68,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "error": ("Galat", "Error"),
     "configuration": ("Konfigurasi", "Configuration"),
     "catalog_version": ("Versi katalog", "Catalog version"),
-    "last_up": ("`tenant up` terakhir", "Last `tenant up`"),
+    "last_up": ("tenant up terakhir", "Last tenant up"),
+    "config_simulated": ("TIDAK dikonfigurasi dan TIDAK diverifikasi: setiap pod berjalan di node simulasi (kwok)",
+                         "NOT configured and NOT verified: every pod runs on a simulated (kwok) node"),
+    "config_configured": ("dikonfigurasi dan diverifikasi", "configured and verified"),
+    "checks_passed": ("pemeriksaan lulus", "checks passed"),
+    "job_queued": ("antre", "queued"),
+    "job_running": ("berjalan", "running"),
+    "job_done": ("berhasil", "succeeded"),
+    "job_failed": ("gagal", "failed"),
     "last_drift": ("Pemeriksaan drift terakhir", "Last drift check"),
     "evidence_files": ("Berkas bukti", "Evidence files"),
     "none_yet": ("belum ada", "none yet"),
@@ -93,6 +103,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "status_siap": ("siap", "ready"),
     "status_gagal": ("gagal", "failed"),
 }
+
+
+DRIFT_STATUS = {"clean": ("bersih", "clean"), "drift": ("menyimpang", "drift"),
+                "unverified": ("belum terverifikasi", "unverified"), "error": ("galat", "error"),
+                "not-provisioned": ("belum dibangun", "not provisioned"), "suspended": ("ditangguhkan", "suspended")}
+_DRIFT_SUMMARY = re.compile(r"^(?P<status>[\w-]+): (?P<objects>\d+|None) objects checked, (?P<findings>\d+) finding\(s\)$")
+
+
+def drift_summary(summary: str, lang: str) -> str:
+    """A drift record's summary (as the worker wrote it, in English) in the page's language."""
+    match = _DRIFT_SUMMARY.match(summary)
+    if lang == "en" or not match or match["status"] not in DRIFT_STATUS:
+        return summary
+    return f"{DRIFT_STATUS[match['status']][0]}: {match['objects']} objek diperiksa, {match['findings']} temuan"
 
 
 def word(key: str, lang: str) -> str:

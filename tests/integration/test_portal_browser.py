@@ -202,7 +202,7 @@ def test_a_pemda_requests_ops_approve_the_tenant_becomes_ready_and_an_auditor_re
     credentials = ops.text("credentials")
     assert f"Secret {TENANT}/identity-admin (password)" in credentials
     assert f"Secret spbe-backups/{TENANT}-backup (" in credentials  # the platform's, where it really is
-    assert "NOT configured and NOT verified" in ops.text("configuration")  # kwok: said plainly, never "verified"
+    assert ops.text("configuration").startswith("TIDAK dikonfigurasi dan TIDAK diverifikasi")  # kwok: said plainly
     ops.shot("07-siap")
     ops.quit()
 
@@ -219,8 +219,8 @@ def test_a_pemda_requests_ops_approve_the_tenant_becomes_ready_and_an_auditor_re
     from spbe_kit.catalog.load import latest_version
 
     assert auditor.text("catalog-version") == latest_version()
-    assert auditor.text("last-up").startswith("done")
-    assert "objects checked" in auditor.text("last-drift")
+    assert auditor.text("last-up").startswith("berhasil, ")
+    assert "objek diperiksa" in auditor.text("last-drift")
     rows = [r.text.split() for r in auditor.driver.find_elements(auditor.by.CSS_SELECTOR, "#evidence tr")][1:]
     shown = {name: digest for name, digest in rows}
     evidence_dirs = sorted((root / "home" / "evidence" / TENANT).iterdir())

@@ -358,11 +358,19 @@ def test_a_ready_request_names_each_credential_in_the_namespace_it_is_in(portal)
     job = store.claim_job("w")
     outputs = {"namespace": "kab-banyuwangi", "catalogVersion": "2027.01", "endpoints": {},
                "credentials": {"identity-admin": ["password"], "kab-banyuwangi-backup": ["password", "repository"]}}
-    store.finish_job(job.id, "w", True, 12.0, "", {"outputs": outputs, "configuration": None}, None)
+    configuration = {"status": "configured", "verification": {"counts": {"pass": 24, "fail": 0}}}
+    store.finish_job(job.id, "w", True, 12.0, "", {"outputs": outputs, "configuration": configuration}, None)
     sign_in(client)
     page = client.get(f"/permohonan/{record.id}").text
+    assert re.search(r'id="configuration">dikonfigurasi dan diverifikasi \(24 pemeriksaan lulus\)<', page)
     assert "Secret kab-banyuwangi/identity-admin (password)" in page
     assert "Secret spbe-backups/kab-banyuwangi-backup (password, repository)" in page
+    machine = client.get(f"/api/permohonan/{record.id}").get_json()
+    assert machine["status"] == "siap" and machine["job"]["state"] == "done" and machine["catalogVersion"] == "2027.01"
+    assert {"namespace": "spbe-backups", "secret": "kab-banyuwangi-backup", "keys": ["password", "repository"]} \
+        in machine["credentials"]
+    sign_in(client, "other-pemda", regions=("32.73",))
+    assert client.get(f"/api/permohonan/{record.id}").status_code == 403
 
 
 def test_only_the_requests_own_pemda_may_change_it_even_when_it_may_see_it(portal):
@@ -469,3 +477,22 @@ def test_the_worker_beats_while_tenant_up_is_silent_and_keeps_its_secrets_from_i
     assert "no secret" in job.progress and "secret seen" not in job.progress
     # beats kept coming during tenant up's silence (its one line came at once, its end 1.5 s later)
     assert len([t for t in beats if 0.3 < t - started < 1.4]) >= 3, [round(t - started, 2) for t in beats]
+
+
+def test_the_auditors_page_says_the_last_up_and_the_drift_in_their_language(portal):
+    client, store, _ = portal
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "aptika", "x: 1\n")
+    store.approve(record.id)
+    job = store.claim_job("w")
+    store.finish_job(job.id, "w", True, 12.0, "", {"outputs": {"catalogVersion": "2027.01"}}, None)
+    store.add_drift("kab-banyuwangi", True, "clean: 60 objects checked, 0 finding(s)", "/nowhere", {"drift.json": "a" * 64})
+    sign_in(client, "auditor", regions=(), auditor=True)
+    page = client.get("/audit/tenant/kab-banyuwangi").text
+    assert re.search(r'id="catalog-version">2027.01<', page)
+    assert re.search(r'id="last-up">berhasil, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, 12 detik<', page)
+    assert "bersih: 60 objek diperiksa, 0 temuan" in page and "a" * 64 in page
+    assert client.get("/audit/tenant/kab-banyuwangi/bukti/drift.json").status_code == 404  # the file is gone
+    assert client.get("/audit/tenant/kab-banyuwangi/bukti/other.json").status_code == 404  # not in the record
+    client.get("/bahasa/en")
+    english = client.get("/audit/tenant/kab-banyuwangi").text
+    assert 'id="last-up">succeeded, ' in english and "clean: 60 objects checked, 0 finding(s)" in english
