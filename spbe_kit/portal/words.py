@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from spbe_kit.drift.words import id as id_words
+
 LANGS = ("id", "en")
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -105,18 +107,23 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-DRIFT_STATUS = {"clean": ("bersih", "clean"), "drift": ("menyimpang", "drift"),
-                "unverified": ("belum terverifikasi", "unverified"), "error": ("galat", "error"),
-                "not-provisioned": ("belum dibangun", "not provisioned"), "suspended": ("ditangguhkan", "suspended")}
+def _drift_status(status: str) -> str | None:
+    """The drift report's own word for a status (Indonesian), without its explanation in brackets, so the
+    portal and the report an auditor files say the same thing."""
+    text = id_words.WORDS.get(f"status.{status}")
+    return text.split(" (")[0] if text else None
+
+
 _DRIFT_SUMMARY = re.compile(r"^(?P<status>[\w-]+): (?P<objects>\d+|None) objects checked, (?P<findings>\d+) finding\(s\)$")
 
 
 def drift_summary(summary: str, lang: str) -> str:
     """A drift record's summary (as the worker wrote it, in English) in the page's language."""
     match = _DRIFT_SUMMARY.match(summary)
-    if lang == "en" or not match or match["status"] not in DRIFT_STATUS:
+    status = _drift_status(match["status"]) if match else None
+    if lang == "en" or status is None:
         return summary
-    return f"{DRIFT_STATUS[match['status']][0]}: {match['objects']} objek diperiksa, {match['findings']} temuan"
+    return f"{status}: {match['objects']} objek diperiksa, {match['findings']} temuan"
 
 
 def word(key: str, lang: str) -> str:
