@@ -211,7 +211,15 @@ def _json(text: str) -> dict[str, Any] | None:
 
 
 def _error_of(result: CommandResult) -> str:
-    """What went wrong, as the CLI said it (its error block is the last lines of stderr)."""
+    """What went wrong, as the CLI said it (its error block is the last lines of stderr); a command stopped
+    by a signal never got to say it, so that is said instead of its last progress line."""
+    if result.code < 0:
+        try:
+            name = signal.Signals(-result.code).name
+        except ValueError:
+            name = f"signal {-result.code}"
+        return (f"spbe was stopped by {name} before it finished (the machine out of memory, or an operator?); "
+                "'Try again' resumes it: tenant up carries on where it stopped")
     tail = [line for line in result.progress if line.strip()][-6:]
     return "\n".join(tail) or f"spbe exited with {result.code}"
 

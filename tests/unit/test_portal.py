@@ -274,7 +274,7 @@ def test_the_worker_records_progress_the_result_and_the_drift_evidence(tmp_path)
     """))
     worker.run(store.claim_job(worker.owner))
     job = store.jobs_of(record.id)[0]
-    assert store.request(record.id).status == Status.READY and job.state == JobState.DONE
+    assert (store.request(record.id).status, job.state) == (Status.READY, JobState.DONE), (job.error, job.progress)
     assert "creating Namespace/kab-banyuwangi" in job.progress and job.result["outputs"]["catalogVersion"] == "2027.01"
     drift = store.last_drift("kab-banyuwangi")
     assert drift.clean and drift.summary == "clean: 60 objects checked, 0 finding(s)"
@@ -299,6 +299,22 @@ def test_a_failed_tenant_up_is_gagal_with_the_clis_error(tmp_path):
     assert store.request(record.id).status == Status.FAILED and job.state == JobState.FAILED
     assert job.error == "error: the cluster refused the quota\n  hint: ask the platform team"
     assert store.last_drift("kab-banyuwangi") is None  # nothing to check when nothing was built
+
+
+def test_a_tenant_up_stopped_by_a_signal_says_so_rather_than_its_last_progress_line(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    record = store.add_request("kab-banyuwangi", "35.10", "Kabupaten Banyuwangi", "x", "kind: TenantRequest\n")
+    store.approve(record.id)
+    worker = _worker(tmp_path, store, _fake_spbe(tmp_path, """
+        import os, signal, sys
+        print("creating Namespace/kab-banyuwangi ...", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    worker.run(store.claim_job(worker.owner))
+    job = store.jobs_of(record.id)[0]
+    assert store.request(record.id).status == Status.FAILED and job.state == JobState.FAILED
+    assert job.error.startswith("spbe was stopped by SIGKILL before it finished")
+    assert "creating Namespace/kab-banyuwangi" in job.progress
 
 
 def test_the_form_maps_a_later_contact_row_to_its_own_fields(tmp_path):
@@ -490,7 +506,7 @@ def test_the_auditors_page_says_the_last_up_and_the_drift_in_their_language(port
     page = client.get("/audit/tenant/kab-banyuwangi").text
     assert re.search(r'id="catalog-version">2027.01<', page)
     assert re.search(r'id="last-up">berhasil, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, 12 detik<', page)
-    assert "bersih: 60 objek diperiksa, 0 temuan" in page and "a" * 64 in page
+    assert "sesuai: 60 objek diperiksa, 0 temuan" in page  # the drift report's word and "a" * 64 in page
     assert client.get("/audit/tenant/kab-banyuwangi/bukti/drift.json").status_code == 404  # the file is gone
     assert client.get("/audit/tenant/kab-banyuwangi/bukti/other.json").status_code == 404  # not in the record
     client.get("/bahasa/en")
