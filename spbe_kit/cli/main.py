@@ -21,6 +21,7 @@ from spbe_kit.cli.request import request
 from spbe_kit.cli.tenant import tenant
 from spbe_kit.cli.verify import verify
 from spbe_kit.errors import SpbeError
+from spbe_kit.parent_process import ParentGone, follow_parent
 
 
 class SpbeGroup(click.Group):
@@ -93,6 +94,11 @@ _add_optional_commands()
 
 def main(prog_name: str | None = None) -> None:
     """The console entry point: `cli` plus a quiet exit when stdout's reader went away."""
+    try:
+        follow_parent()
+    except ParentGone as exc:
+        sys.stderr.write(f"spbe: {exc}; stopping\n")
+        sys.exit(EXIT_ERROR)
     try:
         cli(prog_name=prog_name)
     finally:

@@ -8,7 +8,6 @@ how it resumes.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from spbe_kit.parent_process import PARENT_PID
 from spbe_kit.evidence import file_sha256
 from spbe_kit.portal.settings import PortalSettings
 from spbe_kit.portal.store import JobRecord, Store, now
@@ -30,21 +30,15 @@ LOG = logging.getLogger("spbe.portal")
 PROGRESS_LINES = 200
 BUSY_RETRIES = 5
 HEARTBEAT_SECONDS = 2.0
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, never between fork and exec
-_PARENT = os.getpid()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """The child gets SIGTERM when the portal dies, so a requeued job never races its own orphan."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != _PARENT:  # the portal died before prctl took effect
-        os._exit(1)
 
 
 def _child_env() -> dict[str, str]:
-    """The portal's environment without its own secrets (client secret, database URL with its password)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("SPBE_PORTAL_")}
+    """The portal's environment without its own secrets (client secret, database URL with its password),
+    and with this process named as the parent: `spbe` ends when the portal does (spbe_kit.parent_process),
+    so a requeued job never races its own orphan."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPBE_PORTAL_")}
+    env[PARENT_PID] = str(os.getpid())
+    return env
 
 
 @dataclass(frozen=True)
@@ -154,8 +148,7 @@ class Provisioner:
         """Run one spbe command; its stderr (the progress) goes to the job as it comes, and the job's heartbeat
         beats every few seconds whether or not the command says anything."""
         process = subprocess.Popen([*self.settings.spbe_command, *args], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=_child_env(),
-                                   preexec_fn=_die_with_parent)  # noqa: PLW1509 - only prctl, no locks
+                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=_child_env())
         out: list[str] = []
         progress: list[str] = []
         guard = threading.Lock()

@@ -475,6 +475,8 @@ def test_the_worker_beats_while_tenant_up_is_silent_and_keeps_its_secrets_from_i
     worker = _worker(tmp_path, store, _fake_spbe(tmp_path, """
         import json, os, sys, time
         print("secret seen" if "SPBE_PORTAL_OIDC_CLIENT_SECRET" in os.environ else "no secret", file=sys.stderr)
+        print("parent named" if os.environ.get("SPBE_PARENT_PID") == str(os.getppid()) else "no parent",
+              file=sys.stderr)  # so spbe ends with the portal
         sys.stderr.flush()
         time.sleep(1.5)  # a long silent wait, as for pods to become Ready
         if sys.argv[1] == "tenant":
@@ -491,6 +493,7 @@ def test_the_worker_beats_while_tenant_up_is_silent_and_keeps_its_secrets_from_i
     worker.run(claimed)
     job = store.jobs_of(record.id)[0]
     assert "no secret" in job.progress and "secret seen" not in job.progress
+    assert "parent named" in job.progress
     # beats kept coming during tenant up's silence (its one line came at once, its end 1.5 s later)
     assert len([t for t in beats if 0.3 < t - started < 1.4]) >= 3, [round(t - started, 2) for t in beats]
 
