@@ -21,8 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from spbe_kit.parent_process import PARENT_PID
 from spbe_kit.evidence import file_sha256
+from spbe_kit.parent_process import PARENT_PID
 from spbe_kit.portal.settings import PortalSettings
 from spbe_kit.portal.store import JobRecord, Store, now
 
